@@ -1,0 +1,33 @@
+// Backends are tag types; a kernel is a specialisation of linear_kernel<Backend, Scheme>.
+// A (backend, scheme) pair without a kernel is a compile error that says so.
+#pragma once
+
+#include <span>
+#include <string_view>
+#include <type_traits>
+
+#include "../numeric/half.hpp"
+#include "../schemes/scheme.hpp"
+#include "../tensor/quantized_tensor.hpp"
+#include "../tensor/view.hpp"
+
+namespace quant {
+
+// The scalar ground truth: every fast path is tested against it.
+struct reference_backend {
+    static constexpr std::string_view name = "reference";
+};
+
+template <class T>
+inline constexpr bool dependent_false = false;
+
+// y[m, out] = x[m, in] . W^T + bias, in the compute dtype. Shapes are checked by the caller
+// (QuantizedLinear); a kernel may assume them.
+template <class Backend, Scheme S>
+struct linear_kernel {
+    static_assert(dependent_false<Backend>,
+                  "quant: there is no linear kernel for this (backend, scheme) pair. Include the backend's "
+                  "header (e.g. <quant/backends/cpu.hpp>) or use quant::reference_backend.");
+};
+
+}  // namespace quant

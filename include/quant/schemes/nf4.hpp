@@ -1,0 +1,21 @@
+// NF4: bitsandbytes' 4-bit NormalFloat (QLoRA). Container and rules: schemes/bnb4bit.hpp.
+#pragma once
+
+#include "bnb4bit.hpp"
+
+namespace quant {
+
+struct nf4_traits {
+    static constexpr std::string_view name = "nf4";
+    static constexpr const numeric::codebook4& codebook = numeric::nf4_codebook;
+    // Round-trip relative RMSE, ||W - deq(W)|| / ||W||, on N(0,1) weights at block 64: measured
+    // 0.0936 (tests/test_schemes.cpp); the bound leaves room for other seeds, not for a bug.
+    static constexpr double rmse_bound = 0.098;
+};
+
+using NF4 = Bnb4bit<nf4_traits>;
+
+static_assert(NF4::bits_per_weight({.block = 64, .double_quant = false}) == 4.5);
+static_assert(NF4::bits_per_weight({.block = 64, .double_quant = true}) == 4.126953125);  // 4 + 1/8 + 1/512
+
+}  // namespace quant
