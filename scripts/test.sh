@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# The whole test suite, on a fresh Debian 12 machine: installs the Debian packages it needs,
+# then configures, builds and runs every test in three builds:
+#   build/release  optimised, native ISA (AVX-512 where the CPU has it)
+#   build/asan     AddressSanitizer + UndefinedBehaviorSanitizer
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+pkgs=(cmake ninja-build g++ clang libclang-rt-14-dev libeigen3-dev libxsimd-dev catch2 nlohmann-json3-dev
+      libcli11-dev libutf8proc-dev libpcre2-dev zlib1g-dev libbenchmark-dev libopenblas-dev)
+missing=()
+for p in "${pkgs[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "== installing: ${missing[*]}" >&2
+  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+fi
+
+jobs=$(nproc)
+run_build() {  # name, extra cmake args...
+  local dir="build/$1"; shift
+  echo "== $dir" >&2
+  cmake -S . -B "$dir" -G Ninja "$@" >/dev/null
+  cmake --build "$dir" -j "$jobs"
+  ctest --test-dir "$dir" --output-on-failure -j "$jobs"
+}
+
+run_build asan -DCMAKE_BUILD_TYPE=Debug -DQUANT_PACKAGING_TESTS=OFF \
+  "-DCMAKE_CXX_FLAGS=-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+run_build release -DCMAKE_BUILD_TYPE=Release
