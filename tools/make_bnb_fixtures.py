@@ -226,6 +226,16 @@ linear8_case("lin_int8_t6", 80, 33, 7, 6.0, outlier_cols=(3, 50))
 linear8_case("lin_int8_t6_m1", 80, 33, 1, 6.0, outlier_cols=(11,))
 linear8_case("lin_int8_weight_only", 80, 33, 4, 0.0, int8_activations=False)
 
+# torch's float32 sum (what double quantization's offset = absmax.mean() rests on), many lengths
+lengths = [1, 2, 3, 5, 7, 8, 9, 15, 16, 17, 31, 33, 63, 64, 65, 127, 129, 255, 257, 511, 1000, 1536, 4099, 9216, 20000]
+sums = []
+for n in lengths:
+    v = torch.rand(n) * 4
+    put(f"torch_sum_{n}.input", v)
+    sums.append(v.sum().item())
+put("torch_sum.lengths", torch.tensor(lengths, dtype=torch.int64))
+put("torch_sum.sums", torch.tensor(sums, dtype=torch.float32))
+
 put("dynamic_map", dm)
 put("nf4_code", F.get_4bit_type("nf4", device="cpu"))
 put("fp4_code", F.get_4bit_type("fp4", device="cpu"))

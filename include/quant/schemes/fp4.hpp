@@ -9,9 +9,9 @@ namespace quant {
 struct fp4_traits {
     static constexpr std::string_view name = "fp4";
     static constexpr const numeric::codebook4& codebook = numeric::fp4_codebook;
-    // Round-trip relative RMSE on N(0,1) weights at block 64: measured 0.10x (tests); FP4's grid is
-    // coarser than NF4's near zero.
-    static constexpr double rmse_bound = 0.125;
+    // Round-trip relative RMSE on N(0,1) weights [256, 768] at block 64: measured 0.1220 (NF4:
+    // 0.0919); FP4's levels are not placed for a normal distribution.
+    static constexpr double rmse_bound = 0.128;
 };
 
 using FP4 = Bnb4bit<fp4_traits>;
