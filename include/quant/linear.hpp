@@ -20,9 +20,7 @@
 
 namespace quant {
 
-struct linear_options {
-    dtype compute = dtype::f32;  // bitsandbytes' bnb_4bit_compute_dtype
-};
+using linear_options = forward_options;
 
 template <Scheme S, class Backend = reference_backend>
 class QuantizedLinear {
@@ -30,10 +28,11 @@ public:
     using scheme = S;
     using backend = Backend;
     using params = typename S::params;
+    using kernel = linear_kernel<Backend, S>;
 
     QuantizedLinear() = default;
     QuantizedLinear(QuantizedTensor<S> weight, std::vector<float> bias, linear_options opt = {})
-        : w_(std::move(weight)), bias_(bias.begin(), bias.end()), opt_(opt) {
+        : w_(std::move(weight)), prep_(kernel::prepare(w_)), bias_(bias.begin(), bias.end()), opt_(opt) {
         detail::check(bias_.empty() || bias_.size() == w_.rows(), S::name, ": bias has ", bias_.size(),
                       " values, the layer has ", w_.rows(), " outputs");
         for (std::size_t o = 0; o < bias_.size(); ++o)
@@ -73,6 +72,7 @@ public:
     std::span<const float> bias() const { return bias_; }
     const linear_options& options() const { return opt_; }
     void set_compute(dtype t) { opt_.compute = t; }
+    void set_threads(int n) { opt_.threads = n; }
 
     // Exact storage: codes + scales + nested statistics + fp32 bias (the reports' model size).
     std::size_t size_bytes() const { return w_.size_bytes() + bias_.size() * sizeof(float); }
@@ -101,7 +101,7 @@ public:
         const auto* yb = reinterpret_cast<const char*>(y.data);
         const auto* ye = reinterpret_cast<const char*>(y.data + (y.rows - 1) * y.stride + y.cols);
         detail::check(ye <= xb || xe <= yb, S::name, ": output overlaps input");
-        linear_kernel<Backend, S>::forward(w_, bias_, x, y, opt_.compute);
+        kernel::forward(w_, prep_, bias_, x, y, opt_);
     }
     void forward(matrix_view<float> x, matrix_view<float> y) const { forward(const_matrix_view<float>(x), y); }
 
@@ -114,6 +114,7 @@ public:
 
 private:
     QuantizedTensor<S> w_;
+    typename kernel::prepared prep_{};
     aligned_vector<float> bias_;
     linear_options opt_{};
 };

@@ -18,3 +18,4 @@
 #include "backends/backend.hpp"
 #include "backends/reference.hpp"
 #include "linear.hpp"
+#include "backends/cpu.hpp"

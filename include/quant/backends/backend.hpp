@@ -21,8 +21,18 @@ struct reference_backend {
 template <class T>
 inline constexpr bool dependent_false = false;
 
-// y[m, out] = x[m, in] . W^T + bias, in the compute dtype. Shapes are checked by the caller
-// (QuantizedLinear); a kernel may assume them.
+struct forward_options {
+    dtype compute = dtype::f32;  // bitsandbytes' bnb_4bit_compute_dtype
+    int threads = 0;             // CPU threads for one forward; 0 = all the runtime offers
+};
+
+// A kernel is
+//   struct prepared;                                   what the backend derives from the weight
+//   static prepared prepare(const QuantizedTensor<S>&);  once, when the layer is built
+//   static void forward(const QuantizedTensor<S>&, const prepared&, std::span<const float> bias,
+//                       const_matrix_view<float> x, matrix_view<float> y, const forward_options&);
+// computing y[m, out] = x[m, in] . W^T + bias in the compute dtype. Shapes are checked by the
+// caller (QuantizedLinear); a kernel may assume them.
 template <class Backend, Scheme S>
 struct linear_kernel {
     static_assert(dependent_false<Backend>,

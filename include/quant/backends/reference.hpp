@@ -19,8 +19,12 @@ namespace quant {
 
 template <Scheme S>
 struct linear_kernel<reference_backend, S> {
-    static void forward(const QuantizedTensor<S>& w, std::span<const float> bias, const_matrix_view<float> x,
-                        matrix_view<float> y, dtype compute) {
+    struct prepared {};
+    static prepared prepare(const QuantizedTensor<S>&) { return {}; }
+
+    static void forward(const QuantizedTensor<S>& w, const prepared&, std::span<const float> bias,
+                        const_matrix_view<float> x, matrix_view<float> y, const forward_options& opt) {
+        const dtype compute = opt.compute;
         if constexpr (std::is_same_v<S, AbsmaxInt8>) {
             if (w.parameters().activations == int8_activations::rowwise) {
                 forward_int8_rowwise(w, bias, x, y, compute);

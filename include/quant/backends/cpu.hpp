@@ -1,0 +1,299 @@
+// The CPU backend: SIMD (AVX-512 where the build has it, xsimd's best otherwise), multi-threaded.
+//
+// Semantics (what the tests hold it to, against the reference backend):
+//   weight-only schemes: x is rounded to the compute dtype; weights are decoded exactly (the
+//   reference's dequantized values) and multiplied in float32 with float32 accumulation; the bias
+//   is added and the result rounded to the compute dtype. (The reference also rounds each weight
+//   to the compute dtype; here the weight keeps full precision, so bf16/f16 results differ from
+//   the reference by about one rounding of the output.)
+//   int8 with int8 activations: the same int32 sums as the reference (exact), then its float
+//   epilogue; outlier columns in float32.
+// Paths:
+//   m <= gemv_max_m   decode-in-register GEMV (backends/cpu/decoders_avx512.hpp), up to 8
+//                     activation rows per pass over the weights
+//   m >  gemv_max_m   weights dequantized panel by panel (64 output rows) into float32, then a
+//                     float32 GEMM per panel (Eigen), so the decode cost is amortised over m
+//   int8 x int8       AVX-512 VNNI vpdpbusd (u8 x s8: activations offset by +128, corrected with
+//                     the precomputed row sums of the weights); a scalar loop without VNNI.
+#pragma once
+
+#include <algorithm>
+#include <cstdint>
+#include <span>
+#include <string_view>
+#include <vector>
+
+#include <Eigen/Core>
+
+#include "../numeric/fp.hpp"
+#include "../schemes/absmax_int8.hpp"
+#include "../schemes/blockwise_int4.hpp"
+#include "../schemes/bnb4bit.hpp"
+#include "backend.hpp"
+#include "cpu/arch.hpp"
+#include "cpu/decoders_avx512.hpp"
+#include "cpu/threading.hpp"
+
+namespace quant {
+
+struct cpu_backend {
+    static constexpr std::string_view name = "cpu";
+    static constexpr std::size_t gemv_max_m = 16;  // above: dequantized panels + GEMM
+    static constexpr std::size_t panel_rows = 64;
+};
+
+namespace cpu {
+
+// What the CPU backend derives from a weight once, when the layer is built.
+template <Scheme S>
+struct prepared_weight {};
+
+template <class Traits>
+struct prepared_weight<Bnb4bit<Traits>> {
+    aligned_vector<float> absmax;  // per block, double quantization decoded, padded by 16
+    bool rows_hold_whole_blocks = false;
+};
+
+template <>
+struct prepared_weight<AbsmaxInt8> {
+    aligned_vector<std::int32_t> row_sums;  // sum_k CB[o, k], for the u8 x s8 correction
+};
+
+template <Scheme S>
+prepared_weight<S> prepare(const QuantizedTensor<S>& w) {
+    prepared_weight<S> p;
+    const auto& st = w.data();
+    if constexpr (requires { st.packed; }) {  // bnb 4-bit
+        p.absmax.assign(st.blocks() + 16, 0.0f);
+        for (std::size_t b = 0; b < st.blocks(); ++b) p.absmax[b] = st.block_absmax(b);
+        p.rows_hold_whole_blocks = st.cols % st.params.block == 0;
+    } else if constexpr (std::is_same_v<S, AbsmaxInt8>) {
+        p.row_sums.resize(st.rows);
+        for (std::size_t o = 0; o < st.rows; ++o) {
+            std::int32_t s = 0;
+            for (std::size_t k = 0; k < st.cols; ++k) s += st.CB[o * st.cols + k];
+            p.row_sums[o] = s;
+        }
+    }
+    return p;
+}
+
+inline float dot(const float* a, const float* b, std::size_t n) {
+    constexpr std::size_t L = float_batch::size;
+    float_batch acc(0.0f);
+    std::size_t k = 0;
+    for (; k + L <= n; k += L) acc = xsimd::fma(float_batch::load_unaligned(a + k), float_batch::load_unaligned(b + k), acc);
+    float s = xsimd::hadd(acc);
+    for (; k < n; ++k) s += a[k] * b[k];
+    return s;
+}
+
+// y[:, r0:r1] = round(acc + bias) for a block of outputs
+inline void epilogue(matrix_view<float> y, std::size_t r0, std::size_t r1, std::span<const float> bias, dtype c) {
+    for (std::size_t i = 0; i < y.rows; ++i)
+        for (std::size_t r = r0; r < r1; ++r) y(i, r) = round_to(c, bias.empty() ? y(i, r) : y(i, r) + bias[r]);
+}
+
+// x rounded to the compute dtype, laid out by `layout(x_row, in, out_row)`, rows of length ld.
+template <class Layout>
+std::vector<float> prepare_activations(const_matrix_view<float> x, std::size_t ld, dtype c, const Layout& layout) {
+    std::vector<float> rounded(x.cols), out(x.rows * ld, 0.0f);
+    for (std::size_t i = 0; i < x.rows; ++i) {
+        for (std::size_t k = 0; k < x.cols; ++k) rounded[k] = round_to(c, x(i, k));
+        layout(rounded.data(), x.cols, out.data() + i * ld);
+    }
+    return out;
+}
+
+// The GEMM path, shared by every weight format: panels of weight rows dequantized (by
+// `deq(r, out_row)`, in the activations' layout, row length ld) then one float32 GEMM each.
+template <class Deq>
+void gemm_by_panels(std::size_t out, std::size_t ld, const std::vector<float>& xp, std::size_t m, matrix_view<float> y,
+                    int threads, const Deq& deq) {
+    using RowMap = Eigen::Map<const row_matrix>;
+    const RowMap X(xp.data(), static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(ld));
+    parallel_ranges(out, cpu_backend::panel_rows, threads, [&](std::size_t r0, std::size_t r1) {
+        aligned_vector<float> panel(cpu_backend::panel_rows * ld);
+        for (std::size_t p0 = r0; p0 < r1; p0 += cpu_backend::panel_rows) {
+            const std::size_t nr = std::min(cpu_backend::panel_rows, r1 - p0);
+            for (std::size_t r = 0; r < nr; ++r) deq(p0 + r, panel.data() + r * ld);
+            const RowMap P(panel.data(), static_cast<Eigen::Index>(nr), static_cast<Eigen::Index>(ld));
+            Eigen::Map<row_matrix, 0, Eigen::OuterStride<>> Y(y.data + p0, static_cast<Eigen::Index>(m),
+                                                              static_cast<Eigen::Index>(nr),
+                                                              Eigen::OuterStride<>(static_cast<Eigen::Index>(y.stride)));
+            Y.noalias() = X * P.transpose();
+        }
+    });
+}
+
+// Weight-only forward, any format, any arch: dequantize a row, dot it (xsimd).
+template <Scheme S>
+void forward_weight_only(generic, const QuantizedTensor<S>& w, const prepared_weight<S>&, const_matrix_view<float> x,
+                         matrix_view<float> y, const forward_options& opt) {
+    const std::size_t m = x.rows, in = w.cols(), out = w.rows();
+    const auto copy = [](const float* src, std::size_t n, float* dst) { std::copy_n(src, n, dst); };
+    const auto xp = prepare_activations(x, in, opt.compute, copy);
+    if (m > cpu_backend::gemv_max_m) {
+        gemm_by_panels(out, in, xp, m, y, opt.threads,
+                       [&](std::size_t r, float* dst) { w.dequantize_row(r, std::span<float>(dst, in)); });
+        return;
+    }
+    parallel_ranges(out, 16, opt.threads, [&](std::size_t r0, std::size_t r1) {
+        std::vector<float> row(in);
+        for (std::size_t r = r0; r < r1; ++r) {
+            w.dequantize_row(r, row);
+            for (std::size_t i = 0; i < m; ++i) y(i, r) = dot(xp.data() + i * in, row.data(), in);
+        }
+    });
+}
+
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+
+// The decoder for a format, or void when this weight has no AVX-512 decoder.
+template <class Traits>
+inline avx512::bnb4bit_decoder<Traits> make_decoder(const QuantizedTensor<Bnb4bit<Traits>>& w,
+                                                    const prepared_weight<Bnb4bit<Traits>>& p) {
+    return {w.data().packed.data(), p.absmax.data(), w.cols(), w.parameters().block};
+}
+inline avx512::int8_decoder make_decoder(const QuantizedTensor<AbsmaxInt8>& w, const prepared_weight<AbsmaxInt8>&) {
+    return {w.data().CB.data(), w.data().SCB.data(), w.cols()};
+}
+
+template <class D>
+void forward_decoded(const D& d, std::size_t out, std::size_t in, const_matrix_view<float> x, matrix_view<float> y,
+                     const forward_options& opt) {
+    const std::size_t m = x.rows, chunks = (in + D::chunk - 1) / D::chunk, ld = chunks * D::chunk;
+    const auto xp = prepare_activations(x, ld, opt.compute, &D::prepare_x);
+    if (m > cpu_backend::gemv_max_m) {
+        gemm_by_panels(out, ld, xp, m, y, opt.threads,
+                       [&](std::size_t r, float* dst) { avx512::dequantize_prepared(d, r, chunks, dst); });
+        return;
+    }
+    parallel_ranges(out, 16, opt.threads, [&](std::size_t r0, std::size_t r1) {
+        for (std::size_t i0 = 0; i0 < m; i0 += 8) {
+            const std::size_t mt = std::min<std::size_t>(8, m - i0);
+            const float* xs[8];
+            for (std::size_t i = 0; i < mt; ++i) xs[i] = xp.data() + (i0 + i) * ld;
+            float res[8];
+            for (std::size_t r = r0; r < r1; ++r) {
+                switch (mt) {
+                    case 1: avx512::dot_rows<1>(d, r, chunks, xs, res); break;
+                    case 2: avx512::dot_rows<2>(d, r, chunks, xs, res); break;
+                    case 3: avx512::dot_rows<3>(d, r, chunks, xs, res); break;
+                    case 4: avx512::dot_rows<4>(d, r, chunks, xs, res); break;
+                    case 5: avx512::dot_rows<5>(d, r, chunks, xs, res); break;
+                    case 6: avx512::dot_rows<6>(d, r, chunks, xs, res); break;
+                    case 7: avx512::dot_rows<7>(d, r, chunks, xs, res); break;
+                    default: avx512::dot_rows<8>(d, r, chunks, xs, res); break;
+                }
+                for (std::size_t i = 0; i < mt; ++i) y(i0 + i, r) = res[i];
+            }
+        }
+    });
+}
+
+template <Scheme S>
+void forward_weight_only(xsimd::avx512bw, const QuantizedTensor<S>& w, const prepared_weight<S>& p,
+                         const_matrix_view<float> x, matrix_view<float> y, const forward_options& opt) {
+    if constexpr (std::is_same_v<S, BlockwiseInt4>) {
+        const auto& st = w.data();
+        switch (st.params.block) {
+            case 32: return forward_decoded(avx512::int4_decoder<32>(st.bytes.data(), st.blocks_per_row()), w.rows(), w.cols(), x, y, opt);
+            case 64: return forward_decoded(avx512::int4_decoder<64>(st.bytes.data(), st.blocks_per_row()), w.rows(), w.cols(), x, y, opt);
+            default: return forward_decoded(avx512::int4_decoder<128>(st.bytes.data(), st.blocks_per_row()), w.rows(), w.cols(), x, y, opt);
+        }
+    } else {
+        if constexpr (requires { p.rows_hold_whole_blocks; }) {
+            // blocks that straddle rows: no chunk-aligned decoding; the generic path handles it
+            if (!p.rows_hold_whole_blocks) return forward_weight_only(generic{}, w, p, x, y, opt);
+        }
+        return forward_decoded(make_decoder(w, p), w.rows(), w.cols(), x, y, opt);
+    }
+}
+
+#endif
+
+// LLM.int8(): int32 sums of int8 activations and weights, then the reference's float epilogue.
+template <class Dot>
+void forward_int8_rowwise_with(const QuantizedTensor<AbsmaxInt8>& w, const AbsmaxInt8::quantized_activations& qa,
+                               std::span<const float> bias, const_matrix_view<float> x, matrix_view<float> y,
+                               const forward_options& opt, const Dot& int_dot) {
+    const auto& st = w.data();
+    const std::size_t m = x.rows, in = w.cols(), out = w.rows();
+    parallel_ranges(out, 16, opt.threads, [&](std::size_t r0, std::size_t r1) {
+        std::vector<float> wrow(in);
+        for (std::size_t o = r0; o < r1; ++o) {
+            if (!qa.outliers.empty()) w.dequantize_row(o, wrow);
+            for (std::size_t i = 0; i < m; ++i) {
+                const std::int32_t acc = int_dot(i, o);
+                float v = static_cast<float>(acc) * (qa.SCA[i] * st.SCB[o]) * AbsmaxInt8::inv127_squared;
+                if (!bias.empty()) v = numeric::fp::no_contract(v) + bias[o];
+                float outl = 0.0f;
+                for (std::size_t k : qa.outliers) outl += x(i, k) * wrow[k];
+                y(i, o) = round_to(opt.compute, v + outl);
+            }
+        }
+    });
+}
+
+inline void forward_int8_rowwise(generic, const QuantizedTensor<AbsmaxInt8>& w, const prepared_weight<AbsmaxInt8>&,
+                                 std::span<const float> bias, const_matrix_view<float> x, matrix_view<float> y,
+                                 const forward_options& opt) {
+    const auto& st = w.data();
+    const std::size_t in = w.cols();
+    const auto qa = AbsmaxInt8::quantize_activations(x.data, x.rows, in, x.stride, st.params.threshold);
+    forward_int8_rowwise_with(w, qa, bias, x, y, opt, [&](std::size_t i, std::size_t o) {
+        std::int32_t acc = 0;
+        for (std::size_t k = 0; k < in; ++k) acc += std::int32_t{qa.CA[i * in + k]} * std::int32_t{st.CB[o * in + k]};
+        return acc;
+    });
+}
+
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>& w, const prepared_weight<AbsmaxInt8>& p,
+                                 std::span<const float> bias, const_matrix_view<float> x, matrix_view<float> y,
+                                 const forward_options& opt) {
+    const auto& st = w.data();
+    const std::size_t in = w.cols(), m = x.rows;
+    const auto qa = AbsmaxInt8::quantize_activations(x.data, m, in, x.stride, st.params.threshold);
+    // activations as u8 = s8 + 128, zero-padded to 64 bytes (padding contributes 128 * 0 = 0
+    // because the weight bytes read there are masked to 0)
+    const std::size_t ld = (in + 63) / 64 * 64;
+    aligned_vector<std::uint8_t> xu(m * ld, 128);
+    for (std::size_t i = 0; i < m; ++i)
+        for (std::size_t k = 0; k < in; ++k) xu[i * ld + k] = static_cast<std::uint8_t>(qa.CA[i * in + k] + 128);
+    const __mmask64 tail = in % 64 ? (~__mmask64{0} >> (64 - in % 64)) : ~__mmask64{0};
+    forward_int8_rowwise_with(w, qa, bias, x, y, opt, [&](std::size_t i, std::size_t o) {
+        const std::int8_t* wr = st.CB.data() + o * in;
+        const std::uint8_t* xr = xu.data() + i * ld;
+        __m512i acc = _mm512_setzero_si512();
+        std::size_t k = 0;
+        for (; k + 64 <= in; k += 64)
+            acc = _mm512_dpbusd_epi32(acc, _mm512_load_si512(xr + k), _mm512_loadu_si512(wr + k));
+        if (k < in) acc = _mm512_dpbusd_epi32(acc, _mm512_load_si512(xr + k), _mm512_maskz_loadu_epi8(tail, wr + k));
+        return _mm512_reduce_add_epi32(acc) - 128 * p.row_sums[o];
+    });
+}
+#endif
+
+}  // namespace cpu
+
+template <Scheme S>
+struct linear_kernel<cpu_backend, S> {
+    using prepared = cpu::prepared_weight<S>;
+    static prepared prepare(const QuantizedTensor<S>& w) { return cpu::prepare(w); }
+
+    static void forward(const QuantizedTensor<S>& w, const prepared& p, std::span<const float> bias,
+                        const_matrix_view<float> x, matrix_view<float> y, const forward_options& opt) {
+        if constexpr (std::is_same_v<S, AbsmaxInt8>) {
+            if (w.parameters().activations == int8_activations::rowwise) {
+                cpu::forward_int8_rowwise(cpu::best_arch{}, w, p, bias, x, y, opt);
+                return;
+            }
+        }
+        cpu::forward_weight_only(cpu::best_arch{}, w, p, x, y, opt);
+        cpu::epilogue(y, 0, w.rows(), bias, opt.compute);
+    }
+};
+
+}  // namespace quant

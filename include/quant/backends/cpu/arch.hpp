@@ -1,0 +1,39 @@
+// Instruction sets as types. Each inherits the set it extends (xsimd's own tags do the same:
+// avx512bw : avx512dq : ... : avx2 : ... : generic), so a kernel written for a base set serves
+// every descendant, and overload resolution picks the most derived overload that exists.
+// xsimd 8.1 has no VNNI or BF16 operations: the two tags below add them, and kernels for them use
+// intrinsics.
+#pragma once
+
+#include <type_traits>
+
+#include <xsimd/xsimd.hpp>
+
+namespace quant::cpu {
+
+using xsimd::generic;
+
+struct avx512_vnni : xsimd::avx512bw {  // + vpdpbusd (u8 x s8 -> s32 dot products)
+    static constexpr const char* name() noexcept { return "avx512_vnni"; }
+};
+struct avx512_bf16 : avx512_vnni {  // + vdpbf16ps (bf16 x bf16 -> f32 dot products)
+    static constexpr const char* name() noexcept { return "avx512_bf16"; }
+};
+
+// The one ordered list: the best set this translation unit is compiled for (-march decides;
+// header-only code must not pick at run time what the compiler was not allowed to emit).
+using best_arch =
+#if defined(__AVX512BF16__) && defined(__AVX512VNNI__) && defined(__AVX512BW__)
+    avx512_bf16;
+#elif defined(__AVX512VNNI__) && defined(__AVX512BW__)
+    avx512_vnni;
+#elif defined(__AVX512BW__)
+    xsimd::avx512bw;
+#else
+    generic;
+#endif
+
+// The widest float batch xsimd offers for this build (generic kernels use it).
+using float_batch = xsimd::batch<float>;
+
+}  // namespace quant::cpu

@@ -1,0 +1,99 @@
+// The CPU backend against the reference backend: random data, awkward shapes, every scheme,
+// 1 and 2 threads, every path (GEMV tiles, GEMM panels, VNNI, the generic fallback for blocks
+// that straddle rows).
+#include <catch2/catch.hpp>
+
+#include "support/helpers.hpp"
+
+using namespace quant;
+
+namespace {
+
+row_matrix random_matrix(std::size_t r, std::size_t c, std::uint64_t seed, float sigma = 1.0f) {
+    const auto v = th::gaussian(r * c, seed, sigma);
+    row_matrix m(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c));
+    std::copy(v.begin(), v.end(), m.data());
+    return m;
+}
+
+// max |a - b| / (max |b| + eps), elementwise worst case scaled by the output's magnitude
+double worst(const row_matrix& a, const row_matrix& b) {
+    return (a - b).cwiseAbs().maxCoeff() / (b.cwiseAbs().maxCoeff() + 1e-30);
+}
+
+template <Scheme S>
+void compare_backends(const typename S::params& p, std::initializer_list<std::size_t> ins, dtype t = dtype::f32) {
+    std::uint64_t seed = 1000;
+    for (std::size_t out : {1, 3, 17, 70})
+        for (std::size_t in : ins)
+            for (std::size_t m : {1, 2, 3, 8, 9, 17, 33, 128}) {
+                const row_matrix w = random_matrix(out, in, seed++, 0.05f);
+                const row_matrix x = random_matrix(m, in, seed++);
+                const auto b = th::gaussian(out, seed++);
+                const auto ref = QuantizedLinear<S>::from_dense(view(w), b, p, {.compute = t});
+                const row_matrix want = ref.forward(x);
+                for (int threads : {1, 2}) {
+                    auto fast = ref.template with_backend<cpu_backend>();
+                    fast.set_threads(threads);
+                    row_matrix got(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(out));
+                    got.setConstant(std::numeric_limits<float>::quiet_NaN());  // poisoned output
+                    fast.forward(view(x), view(got));
+                    INFO(S::name << " out " << out << " in " << in << " m " << m << " threads " << threads
+                                 << " compute " << dtype_name(t));
+                    REQUIRE(got.allFinite());
+                    // f32: summation order; bf16/f16: the reference also rounds each weight
+                    const double tol = t == dtype::f32 ? 2e-5 : (t == dtype::bf16 ? 2e-2 : 3e-3);
+                    CHECK(worst(got, want) < tol);
+                }
+            }
+}
+
+}  // namespace
+
+TEST_CASE("cpu backend equals the reference: NF4, FP4, double quant, block sizes", "[cpu]") {
+    // 64 and 128: rows hold whole blocks; 100: blocks straddle rows (generic path); 3072: long rows
+    compare_backends<NF4>({.block = 64}, {64, 100, 128, 320});
+    compare_backends<NF4>({.block = 32, .double_quant = true}, {32, 96, 100, 160});
+    compare_backends<NF4>({.block = 128, .double_quant = true}, {128, 256, 3072});
+    compare_backends<FP4>({.block = 64}, {64, 192});
+}
+
+TEST_CASE("cpu backend equals the reference: int4, every block size, tails", "[cpu]") {
+    compare_backends<BlockwiseInt4>({.block = 32}, {1, 33, 64, 129});
+    compare_backends<BlockwiseInt4>({.block = 64}, {64, 100, 200});
+    compare_backends<BlockwiseInt4>({.block = 128}, {128, 129, 300});
+}
+
+TEST_CASE("cpu backend equals the reference: int8 weight-only and LLM.int8()", "[cpu]") {
+    compare_backends<AbsmaxInt8>({.activations = int8_activations::none}, {1, 3, 64, 65, 200});
+    compare_backends<AbsmaxInt8>({.activations = int8_activations::rowwise}, {1, 63, 64, 65, 200});
+    compare_backends<AbsmaxInt8>({.activations = int8_activations::rowwise, .threshold = 2.5f}, {17, 130});
+}
+
+TEST_CASE("cpu backend: bf16 and f16 compute", "[cpu]") {
+    compare_backends<NF4>({.block = 64}, {64, 100}, dtype::bf16);
+    compare_backends<BlockwiseInt4>({.block = 32}, {64, 33}, dtype::f16);
+    compare_backends<AbsmaxInt8>({.activations = int8_activations::none}, {65}, dtype::bf16);
+}
+
+TEST_CASE("cpu backend: int8 activations give the reference's int32 sums exactly", "[cpu]") {
+    // without outliers the only float work is the epilogue, identical in both backends
+    const row_matrix w = random_matrix(33, 300, 5, 0.05f);
+    const row_matrix x = random_matrix(9, 300, 6);
+    const auto b = th::gaussian(33, 7);
+    const auto ref = QuantizedLinear<AbsmaxInt8>::from_dense(view(w), b);
+    const auto fast = ref.with_backend<cpu_backend>();
+    CHECK(fast.forward(x) == ref.forward(x));
+}
+
+TEST_CASE("cpu backend: results do not depend on the thread count", "[cpu]") {
+    const row_matrix w = random_matrix(200, 256, 8, 0.05f);
+    for (std::size_t m : {1, 5, 40}) {
+        const row_matrix x = random_matrix(m, 256, 9);
+        auto layer = QuantizedLinear<NF4, cpu_backend>::from_dense(view(w), {}, {.block = 64});
+        layer.set_threads(1);
+        const row_matrix one = layer.forward(x);
+        layer.set_threads(2);
+        CHECK(layer.forward(x) == one);
+    }
+}
