@@ -32,6 +32,7 @@
 #include "backend.hpp"
 #include "cpu/arch.hpp"
 #include "cpu/decoders_avx512.hpp"
+#include "cpu/gemm_avx512.hpp"
 #include "cpu/threading.hpp"
 
 namespace quant {
@@ -105,11 +106,16 @@ std::vector<float> prepare_activations(const_matrix_view<float> x, std::size_t l
     return out;
 }
 
-// The GEMM path, shared by every weight format: panels of weight rows dequantized (by
-// `deq(r, out_row)`, in the activations' layout, row length ld) then one float32 GEMM each.
+// The GEMM path, shared by every weight format: weight rows dequantized to float32 by
+// `deq(r, out_row)` (in the activations' layout, row length ld), multiplied with the float32
+// activations xp [m, ld]: our AVX-512 micro-kernel GEMM, or Eigen on panels without AVX-512.
 template <class Deq>
 void gemm_by_panels(std::size_t out, std::size_t ld, const std::vector<float>& xp, std::size_t m, matrix_view<float> y,
                     int threads, const Deq& deq) {
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+    const auto xt = avx512::pack_activations<avx512::op_f32>(xp.data(), m, ld);
+    avx512::gemm<avx512::op_f32>(out, ld, xt, m, threads, deq, [&](std::size_t i, std::size_t o, float v) { y(i, o) = v; });
+#else
     using RowMap = Eigen::Map<const row_matrix>;
     const RowMap X(xp.data(), static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(ld));
     parallel_ranges(out, cpu_backend::panel_rows, threads, [&](std::size_t r0, std::size_t r1) {
@@ -124,6 +130,7 @@ void gemm_by_panels(std::size_t out, std::size_t ld, const std::vector<float>& x
             Y.noalias() = X * P.transpose();
         }
     });
+#endif
 }
 
 // Weight-only forward, any format, any arch: dequantize a row, dot it (xsimd).
@@ -165,6 +172,25 @@ void forward_decoded(const D& d, std::size_t out, std::size_t in, const_matrix_v
     const std::size_t m = x.rows, chunks = (in + D::chunk - 1) / D::chunk, ld = chunks * D::chunk;
     const auto xp = prepare_activations(x, ld, opt.compute, &D::prepare_x);
     if (m > cpu_backend::gemv_max_m) {
+#if defined(__AVX512BF16__)
+        if (opt.compute == dtype::bf16) {  // vdpbf16ps: weights and activations in bf16
+            std::vector<std::uint16_t> xb(xp.size());
+            for (std::size_t k = 0; k < xp.size(); ++k) xb[k] = bfloat16(xp[k]).bits;
+            const auto xt = avx512::pack_activations<avx512::op_bf16>(xb.data(), m, ld);
+            avx512::gemm<avx512::op_bf16>(
+                out, ld, xt, m, opt.threads,
+                [&](std::size_t r, std::uint16_t* dst) {
+                    thread_local aligned_vector<float> row;
+                    row.resize(ld);
+                    avx512::dequantize_prepared(d, r, chunks, row.data());
+                    for (std::size_t k = 0; k < ld; k += 16)  // ld is a multiple of 16
+                        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k),
+                                            (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(row.data() + k)));
+                },
+                [&](std::size_t i, std::size_t o, float v) { y(i, o) = v; });
+            return;
+        }
+#endif
         gemm_by_panels(out, ld, xp, m, y, opt.threads,
                        [&](std::size_t r, float* dst) { avx512::dequantize_prepared(d, r, chunks, dst); });
         return;
@@ -262,6 +288,21 @@ inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>&
     aligned_vector<std::uint8_t> xu(m * ld, 128);
     for (std::size_t i = 0; i < m; ++i)
         for (std::size_t k = 0; k < in; ++k) xu[i * ld + k] = static_cast<std::uint8_t>(qa.CA[i * in + k] + 128);
+    if (m > cpu_backend::gemv_max_m) {
+        // all int32 sums by the micro-kernel GEMM (weights: the int8 codes as they are)
+        std::vector<std::int32_t> sums(m * w.rows());
+        const auto xt = avx512::pack_activations<avx512::op_s8>(reinterpret_cast<const std::int8_t*>(xu.data()), m, ld);
+        avx512::gemm<avx512::op_s8>(
+            w.rows(), ld, xt, m, opt.threads,
+            [&](std::size_t o, std::int8_t* dst) {
+                std::copy_n(st.CB.data() + o * in, in, dst);
+                std::fill(dst + in, dst + ld, std::int8_t{0});
+            },
+            [&](std::size_t i, std::size_t o, std::int32_t v) { sums[i * w.rows() + o] = v - 128 * p.row_sums[o]; });
+        forward_int8_rowwise_with(w, qa, bias, x, y, opt,
+                                  [&](std::size_t i, std::size_t o) { return sums[i * w.rows() + o]; });
+        return;
+    }
     const __mmask64 tail = in % 64 ? (~__mmask64{0} >> (64 - in % 64)) : ~__mmask64{0};
     forward_int8_rowwise_with(w, qa, bias, x, y, opt, [&](std::size_t i, std::size_t o) {
         const std::int8_t* wr = st.CB.data() + o * in;

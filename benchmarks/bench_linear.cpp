@@ -1,0 +1,151 @@
+// Linear layers on the CPU: every scheme beside the dense float32 baselines (Eigen, OpenBLAS),
+// in one binary and one run, on the Linear shapes of BERT-base, GPT-2 and a 7B-class layer.
+//
+//   benchmarks/run.sh     builds Release, runs with repetitions, writes BENCHMARKS-table input
+//
+// Counters: GFLOP/s = 2 m in out / t. For m = 1 also weight GB/s (bytes of the weight format read
+// per second). "cold" rotates through enough copies of the layer (> 4x the 32 MB L3) that every
+// call streams its weights from DRAM; "stream" measures this machine's DRAM read bandwidth in
+// the same session, since it swings from minute to minute on a shared machine.
+#include <benchmark/benchmark.h>
+
+#include <cblas.h>
+
+#include <memory>
+#include <random>
+#include <string>
+#include <vector>
+
+#include <quant/quant.hpp>
+
+using namespace quant;
+
+namespace {
+
+struct shape {
+    std::size_t in, out;
+};
+const shape shapes[] = {{768, 768}, {768, 3072}, {3072, 768}, {768, 2304}, {4096, 4096}, {4096, 11008}};
+const std::size_t ms[] = {1, 8, 128, 1024};
+
+row_matrix random_matrix(std::size_t r, std::size_t c, unsigned seed, float sigma) {
+    std::mt19937 rng(seed);
+    std::normal_distribution<float> d(0.0f, sigma);
+    row_matrix m(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c));
+    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = d(rng);
+    return m;
+}
+
+// how many copies of a weight of `bytes` make the working set >= 128 MB (4x L3)
+std::size_t cold_copies(std::size_t bytes) { return std::max<std::size_t>(1, (std::size_t{128} << 20) / bytes + 1); }
+
+void set_counters(benchmark::State& st, std::size_t m, const shape& s, std::size_t weight_bytes) {
+    const double flops = 2.0 * double(m) * double(s.in) * double(s.out);
+    st.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+    if (m == 1) st.counters["GBs"] = benchmark::Counter(double(weight_bytes) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+template <Scheme S>
+void bench_quant(benchmark::State& st, shape s, std::size_t m, typename S::params p, dtype compute, bool cold) {
+    const row_matrix w = random_matrix(s.out, s.in, 1, 0.02f);
+    const row_matrix x = random_matrix(m, s.in, 2, 1.0f);
+    row_matrix y(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(s.out));
+    const auto proto = QuantizedLinear<S, cpu_backend>::from_dense(view(w), {}, p, {.compute = compute});
+    std::vector<QuantizedLinear<S, cpu_backend>> layers(cold ? cold_copies(proto.weight().size_bytes()) : 1, proto);
+    std::size_t i = 0;
+    for (auto _ : st) {
+        layers[i].forward(view(x), view(y));
+        benchmark::DoNotOptimize(y.data());
+        if (++i == layers.size()) i = 0;
+    }
+    set_counters(st, m, s, proto.weight().size_bytes());
+}
+
+void bench_eigen(benchmark::State& st, shape s, std::size_t m, bool cold) {
+    const row_matrix x = random_matrix(m, s.in, 2, 1.0f);
+    row_matrix y(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(s.out));
+    std::vector<row_matrix> ws(cold ? cold_copies(s.in * s.out * 4) : 1, random_matrix(s.out, s.in, 1, 0.02f));
+    std::size_t i = 0;
+    for (auto _ : st) {
+        y.noalias() = x * ws[i].transpose();
+        benchmark::DoNotOptimize(y.data());
+        if (++i == ws.size()) i = 0;
+    }
+    set_counters(st, m, s, s.in * s.out * 4);
+}
+
+void bench_openblas(benchmark::State& st, shape s, std::size_t m, bool cold) {
+    const row_matrix x = random_matrix(m, s.in, 2, 1.0f);
+    row_matrix y(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(s.out));
+    std::vector<row_matrix> ws(cold ? cold_copies(s.in * s.out * 4) : 1, random_matrix(s.out, s.in, 1, 0.02f));
+    std::size_t i = 0;
+    const int M = int(m), N = int(s.out), K = int(s.in);
+    for (auto _ : st) {
+        if (m == 1)
+            cblas_sgemv(CblasRowMajor, CblasNoTrans, N, K, 1.0f, ws[i].data(), K, x.data(), 1, 0.0f, y.data(), 1);
+        else
+            cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, M, N, K, 1.0f, x.data(), K, ws[i].data(), K, 0.0f,
+                        y.data(), N);
+        benchmark::DoNotOptimize(y.data());
+        if (++i == ws.size()) i = 0;
+    }
+    set_counters(st, m, s, s.in * s.out * 4);
+}
+
+// DRAM read bandwidth: sum of a 256 MB array, 2 threads (the m = 1 kernels' access pattern).
+void bench_stream(benchmark::State& st) {
+    const std::size_t n = (std::size_t{256} << 20) / sizeof(float);
+    aligned_vector<float> a(n, 1.0f);
+    for (auto _ : st) {
+        float total = 0.0f;
+#pragma omp parallel for reduction(+ : total) schedule(static)
+        for (std::ptrdiff_t i = 0; i < std::ptrdiff_t(n); ++i) total += a[std::size_t(i)];
+        benchmark::DoNotOptimize(total);
+    }
+    st.counters["GBs"] = benchmark::Counter(double(n * sizeof(float)) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
+}
+
+std::string label(const shape& s, std::size_t m, bool cold) {
+    return std::to_string(s.in) + "x" + std::to_string(s.out) + "/m:" + std::to_string(m) + (cold ? "/cold" : "");
+}
+
+void register_all() {
+    benchmark::RegisterBenchmark("stream/read", bench_stream)->Unit(benchmark::kMillisecond)->UseRealTime();
+    for (const auto& s : shapes)
+        for (std::size_t m : ms)
+            for (bool cold : {false, true}) {
+                if (cold && m != 1) continue;
+                // the largest GEMMs are slow; keep the run bounded
+                if (m == 1024 && s.in * s.out > 4096 * 4096) continue;
+                const std::string l = label(s, m, cold);
+                auto reg = [&](const std::string& name, auto&& f) {
+                    benchmark::RegisterBenchmark((name + "/" + l).c_str(), f)->Unit(benchmark::kMicrosecond)->UseRealTime();
+                };
+                reg("eigen_f32", [=](benchmark::State& st) { bench_eigen(st, s, m, cold); });
+                reg("openblas_f32", [=](benchmark::State& st) { bench_openblas(st, s, m, cold); });
+                reg("int8_w", [=](benchmark::State& st) {
+                    bench_quant<AbsmaxInt8>(st, s, m, {.activations = int8_activations::none}, dtype::f32, cold);
+                });
+                reg("int8_a8", [=](benchmark::State& st) {
+                    bench_quant<AbsmaxInt8>(st, s, m, {.activations = int8_activations::rowwise}, dtype::f32, cold);
+                });
+                reg("int4_b64", [=](benchmark::State& st) { bench_quant<BlockwiseInt4>(st, s, m, {.block = 64}, dtype::f32, cold); });
+                reg("nf4_b64", [=](benchmark::State& st) { bench_quant<NF4>(st, s, m, {.block = 64}, dtype::f32, cold); });
+                reg("nf4dq_b64", [=](benchmark::State& st) {
+                    bench_quant<NF4>(st, s, m, {.block = 64, .double_quant = true}, dtype::f32, cold);
+                });
+                reg("nf4_b64_bf16", [=](benchmark::State& st) { bench_quant<NF4>(st, s, m, {.block = 64}, dtype::bf16, cold); });
+            }
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    openblas_set_num_threads(cpu::max_threads());
+    register_all();
+    benchmark::Initialize(&argc, argv);
+    if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+    benchmark::RunSpecifiedBenchmarks();
+    benchmark::Shutdown();
+    return 0;
+}
