@@ -239,26 +239,28 @@ void forward_weight_only(xsimd::avx512bw, const QuantizedTensor<S>& w, const pre
 
 #endif
 
-// LLM.int8(): int32 sums of int8 activations and weights, then the reference's float epilogue.
-template <class Dot>
-void forward_int8_rowwise_with(const QuantizedTensor<AbsmaxInt8>& w, const AbsmaxInt8::quantized_activations& qa,
-                               std::span<const float> bias, const_matrix_view<float> x, matrix_view<float> y,
-                               const forward_options& opt, const Dot& int_dot) {
+// LLM.int8(): the int32 sums of int8 activations and weights [m, out], then the reference's float
+// epilogue, row by row (contiguous writes); outlier columns in float32 against the dequantized
+// weight columns, gathered once.
+inline void int8_epilogue(const QuantizedTensor<AbsmaxInt8>& w, const AbsmaxInt8::quantized_activations& qa,
+                          const std::vector<std::int32_t>& sums, std::span<const float> bias, const_matrix_view<float> x,
+                          matrix_view<float> y, const forward_options& opt) {
     const auto& st = w.data();
-    const std::size_t m = x.rows, in = w.cols(), out = w.rows();
-    parallel_ranges(out, 16, opt.threads, [&](std::size_t r0, std::size_t r1) {
-        std::vector<float> wrow(in);
-        for (std::size_t o = r0; o < r1; ++o) {
-            if (!qa.outliers.empty()) w.dequantize_row(o, wrow);
-            for (std::size_t i = 0; i < m; ++i) {
-                const std::int32_t acc = int_dot(i, o);
-                float v = static_cast<float>(acc) * (qa.SCA[i] * st.SCB[o]) * AbsmaxInt8::inv127_squared;
+    const std::size_t m = x.rows, out = w.rows(), nout = qa.outliers.size();
+    std::vector<float> wo(out * nout), row(nout ? w.cols() : 0);
+    for (std::size_t o = 0; nout && o < out; ++o) {
+        w.dequantize_row(o, row);
+        for (std::size_t t = 0; t < nout; ++t) wo[o * nout + t] = row[qa.outliers[t]];
+    }
+    parallel_ranges(out, 64, opt.threads, [&](std::size_t o0, std::size_t o1) {
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t o = o0; o < o1; ++o) {
+                float v = static_cast<float>(sums[i * out + o]) * (qa.SCA[i] * st.SCB[o]) * AbsmaxInt8::inv127_squared;
                 if (!bias.empty()) v = numeric::fp::no_contract(v) + bias[o];
                 float outl = 0.0f;
-                for (std::size_t k : qa.outliers) outl += x(i, k) * wrow[k];
+                for (std::size_t t = 0; t < nout; ++t) outl += x(i, qa.outliers[t]) * wo[o * nout + t];
                 y(i, o) = round_to(opt.compute, v + outl);
             }
-        }
     });
 }
 
@@ -266,13 +268,18 @@ inline void forward_int8_rowwise(generic, const QuantizedTensor<AbsmaxInt8>& w, 
                                  std::span<const float> bias, const_matrix_view<float> x, matrix_view<float> y,
                                  const forward_options& opt) {
     const auto& st = w.data();
-    const std::size_t in = w.cols();
-    const auto qa = AbsmaxInt8::quantize_activations(x.data, x.rows, in, x.stride, st.params.threshold);
-    forward_int8_rowwise_with(w, qa, bias, x, y, opt, [&](std::size_t i, std::size_t o) {
-        std::int32_t acc = 0;
-        for (std::size_t k = 0; k < in; ++k) acc += std::int32_t{qa.CA[i * in + k]} * std::int32_t{st.CB[o * in + k]};
-        return acc;
+    const std::size_t in = w.cols(), m = x.rows, out = w.rows();
+    const auto qa = AbsmaxInt8::quantize_activations(x.data, m, in, x.stride, st.params.threshold);
+    std::vector<std::int32_t> sums(m * out);
+    parallel_ranges(out, 16, opt.threads, [&](std::size_t o0, std::size_t o1) {
+        for (std::size_t o = o0; o < o1; ++o)
+            for (std::size_t i = 0; i < m; ++i) {
+                std::int32_t acc = 0;
+                for (std::size_t k = 0; k < in; ++k) acc += std::int32_t{qa.CA[i * in + k]} * std::int32_t{st.CB[o * in + k]};
+                sums[i * out + o] = acc;
+            }
     });
+    int8_epilogue(w, qa, sums, bias, x, y, opt);
 }
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
@@ -280,40 +287,44 @@ inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>&
                                  std::span<const float> bias, const_matrix_view<float> x, matrix_view<float> y,
                                  const forward_options& opt) {
     const auto& st = w.data();
-    const std::size_t in = w.cols(), m = x.rows;
+    const std::size_t in = w.cols(), m = x.rows, out = w.rows();
     const auto qa = AbsmaxInt8::quantize_activations(x.data, m, in, x.stride, st.params.threshold);
-    // activations as u8 = s8 + 128, zero-padded to 64 bytes (padding contributes 128 * 0 = 0
-    // because the weight bytes read there are masked to 0)
+    // vpdpbusd multiplies u8 by s8: activations as u8 = s8 + 128, and sum(u8 w) - 128 sum(w) is the
+    // exact s8 sum. Rows zero-padded to 64 bytes: the weight bytes there are masked or padded to
+    // 0, so the padding adds nothing.
     const std::size_t ld = (in + 63) / 64 * 64;
     aligned_vector<std::uint8_t> xu(m * ld, 128);
     for (std::size_t i = 0; i < m; ++i)
         for (std::size_t k = 0; k < in; ++k) xu[i * ld + k] = static_cast<std::uint8_t>(qa.CA[i * in + k] + 128);
-    if (m > cpu_backend::gemv_max_m) {
-        // all int32 sums by the micro-kernel GEMM (weights: the int8 codes as they are)
-        std::vector<std::int32_t> sums(m * w.rows());
+    std::vector<std::int32_t> sums(m * out);
+    if (m > cpu_backend::gemv_max_m) {  // the micro-kernel GEMM; weights: the int8 codes as they are
         const auto xt = avx512::pack_activations<avx512::op_s8>(reinterpret_cast<const std::int8_t*>(xu.data()), m, ld);
         avx512::gemm<avx512::op_s8>(
-            w.rows(), ld, xt, m, opt.threads,
+            out, ld, xt, m, opt.threads,
             [&](std::size_t o, std::int8_t* dst) {
                 std::copy_n(st.CB.data() + o * in, in, dst);
                 std::fill(dst + in, dst + ld, std::int8_t{0});
             },
-            [&](std::size_t i, std::size_t o, std::int32_t v) { sums[i * w.rows() + o] = v - 128 * p.row_sums[o]; });
-        forward_int8_rowwise_with(w, qa, bias, x, y, opt,
-                                  [&](std::size_t i, std::size_t o) { return sums[i * w.rows() + o]; });
-        return;
+            [&](std::size_t i, std::size_t o, std::int32_t v) { sums[i * out + o] = v - 128 * p.row_sums[o]; });
+    } else {
+        const __mmask64 tail = in % 64 ? (~__mmask64{0} >> (64 - in % 64)) : ~__mmask64{0};
+        parallel_ranges(out, 16, opt.threads, [&](std::size_t o0, std::size_t o1) {
+            for (std::size_t o = o0; o < o1; ++o) {
+                const std::int8_t* wr = st.CB.data() + o * in;
+                for (std::size_t i = 0; i < m; ++i) {
+                    const std::uint8_t* xr = xu.data() + i * ld;
+                    __m512i acc = _mm512_setzero_si512();
+                    std::size_t k = 0;
+                    for (; k + 64 <= in; k += 64)
+                        acc = _mm512_dpbusd_epi32(acc, _mm512_load_si512(xr + k), _mm512_loadu_si512(wr + k));
+                    if (k < in)
+                        acc = _mm512_dpbusd_epi32(acc, _mm512_load_si512(xr + k), _mm512_maskz_loadu_epi8(tail, wr + k));
+                    sums[i * out + o] = _mm512_reduce_add_epi32(acc) - 128 * p.row_sums[o];
+                }
+            }
+        });
     }
-    const __mmask64 tail = in % 64 ? (~__mmask64{0} >> (64 - in % 64)) : ~__mmask64{0};
-    forward_int8_rowwise_with(w, qa, bias, x, y, opt, [&](std::size_t i, std::size_t o) {
-        const std::int8_t* wr = st.CB.data() + o * in;
-        const std::uint8_t* xr = xu.data() + i * ld;
-        __m512i acc = _mm512_setzero_si512();
-        std::size_t k = 0;
-        for (; k + 64 <= in; k += 64)
-            acc = _mm512_dpbusd_epi32(acc, _mm512_load_si512(xr + k), _mm512_loadu_si512(wr + k));
-        if (k < in) acc = _mm512_dpbusd_epi32(acc, _mm512_load_si512(xr + k), _mm512_maskz_loadu_epi8(tail, wr + k));
-        return _mm512_reduce_add_epi32(acc) - 128 * p.row_sums[o];
-    });
+    int8_epilogue(w, qa, sums, bias, x, y, opt);
 }
 #endif
 
