@@ -3,6 +3,7 @@
 # then configures, builds and runs every test in three builds:
 #   build/release  optimised, native ISA (AVX-512 where the CPU has it)
 #   build/asan     AddressSanitizer + UndefinedBehaviorSanitizer
+#   build/avx2     AVX2 only (-march=haswell): the generic SIMD paths, as on a CPU without AVX-512
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -30,4 +31,5 @@ run_build() {  # name, extra cmake args...
 
 run_build asan -DCMAKE_BUILD_TYPE=Debug -DQUANT_PACKAGING_TESTS=OFF \
   "-DCMAKE_CXX_FLAGS=-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
+run_build avx2 -DCMAKE_BUILD_TYPE=Release -DQUANT_ARCH=avx2 -DQUANT_PACKAGING_TESTS=OFF
 run_build release -DCMAKE_BUILD_TYPE=Release
