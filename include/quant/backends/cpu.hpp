@@ -283,19 +283,61 @@ inline void forward_int8_rowwise(generic, const QuantizedTensor<AbsmaxInt8>& w, 
 }
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+// AVX-512 form of AbsmaxInt8::quantize_activations for batches without outliers, writing the u8
+// operand of vpdpbusd (s8 + 128) directly: the same float16 rounding (vcvtps2ph, nearest even),
+// absmax, scale (1/absmax)*127 and rounding (vcvtps2dq, nearest even) as the reference. Returns
+// false when some |x| >= threshold (threshold > 0): the caller then takes the reference path.
+inline bool quantize_activations_u8(const_matrix_view<float> x, float threshold, std::size_t ld, std::uint8_t* xu,
+                                    std::vector<float>& sca) {
+    const std::size_t in = x.cols;
+    std::vector<float> row(ld);
+    for (std::size_t i = 0; i < x.rows; ++i) {
+        __m512 am = _mm512_setzero_ps();
+        for (std::size_t k = 0; k < in; k += 16) {
+            const __mmask16 mk = in - k >= 16 ? __mmask16(0xffff) : __mmask16((1u << (in - k)) - 1);
+            const __m512 v = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_maskz_loadu_ps(mk, x.row(i) + k), _MM_FROUND_TO_NEAREST_INT));
+            _mm512_storeu_ps(row.data() + k, v);
+            am = _mm512_max_ps(am, _mm512_abs_ps(v));
+        }
+        const float a = _mm512_reduce_max_ps(am);
+        if (threshold > 0.0f && a >= threshold) return false;
+        sca[i] = a;
+        std::uint8_t* dst = xu + i * ld;
+        if (a == 0.0f) {
+            std::fill(dst, dst + in, std::uint8_t{128});
+            continue;
+        }
+        const __m512 s = _mm512_set1_ps((1.0f / a) * 127.0f);
+        const __m512i off = _mm512_set1_epi32(128);
+        for (std::size_t k = 0; k < in; k += 16) {
+            const __mmask16 mk = in - k >= 16 ? __mmask16(0xffff) : __mmask16((1u << (in - k)) - 1);
+            const __m512i q = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(row.data() + k), s),
+                                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+            _mm512_mask_cvtepi32_storeu_epi8(dst + k, mk, _mm512_add_epi32(q, off));
+        }
+    }
+    return true;
+}
+
 inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>& w, const prepared_weight<AbsmaxInt8>& p,
                                  std::span<const float> bias, const_matrix_view<float> x, matrix_view<float> y,
                                  const forward_options& opt) {
     const auto& st = w.data();
     const std::size_t in = w.cols(), m = x.rows, out = w.rows();
-    const auto qa = AbsmaxInt8::quantize_activations(x.data, m, in, x.stride, st.params.threshold);
     // vpdpbusd multiplies u8 by s8: activations as u8 = s8 + 128, and sum(u8 w) - 128 sum(w) is the
-    // exact s8 sum. Rows zero-padded to 64 bytes: the weight bytes there are masked or padded to
-    // 0, so the padding adds nothing.
+    // exact s8 sum. Rows padded to 64 bytes: the weight bytes there are masked or padded to 0, so
+    // the padding adds nothing.
     const std::size_t ld = (in + 63) / 64 * 64;
     aligned_vector<std::uint8_t> xu(m * ld, 128);
-    for (std::size_t i = 0; i < m; ++i)
-        for (std::size_t k = 0; k < in; ++k) xu[i * ld + k] = static_cast<std::uint8_t>(qa.CA[i * in + k] + 128);
+    AbsmaxInt8::quantized_activations qa;
+    qa.rows = m;
+    qa.cols = in;
+    qa.SCA.resize(m);
+    if (!quantize_activations_u8(x, st.params.threshold, ld, xu.data(), qa.SCA)) {
+        qa = AbsmaxInt8::quantize_activations(x.data, m, in, x.stride, st.params.threshold);
+        for (std::size_t i = 0; i < m; ++i)
+            for (std::size_t k = 0; k < in; ++k) xu[i * ld + k] = static_cast<std::uint8_t>(qa.CA[i * in + k] + 128);
+    }
     std::vector<std::int32_t> sums(m * out);
     if (m > cpu_backend::gemv_max_m) {  // the micro-kernel GEMM; weights: the int8 codes as they are
         const auto xt = avx512::pack_activations<avx512::op_s8>(reinterpret_cast<const std::int8_t*>(xu.data()), m, ld);
@@ -324,7 +366,22 @@ inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>&
             }
         });
     }
-    int8_epilogue(w, qa, sums, bias, x, y, opt);
+    if (!qa.outliers.empty() || opt.compute != dtype::f32) return int8_epilogue(w, qa, sums, bias, x, y, opt);
+    // the reference epilogue, 16 outputs at a time: float(sum) * (SCA * SCB) * 1/127^2, then + bias
+    // (a separate add, as the reference's no_contract)
+    const __m512 c = _mm512_set1_ps(AbsmaxInt8::inv127_squared);
+    parallel_ranges(out, 64, opt.threads, [&](std::size_t o0, std::size_t o1) {
+        for (std::size_t i = 0; i < m; ++i) {
+            const __m512 a = _mm512_set1_ps(qa.SCA[i]);
+            for (std::size_t o = o0; o < o1; o += 16) {
+                const __mmask16 mk = o1 - o >= 16 ? __mmask16(0xffff) : __mmask16((1u << (o1 - o)) - 1);
+                const __m512 sv = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(mk, sums.data() + i * out + o));
+                __m512 v = _mm512_mul_ps(_mm512_mul_ps(sv, _mm512_mul_ps(a, _mm512_maskz_loadu_ps(mk, st.SCB.data() + o))), c);
+                if (!bias.empty()) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, bias.data() + o));
+                _mm512_mask_storeu_ps(y.row(i) + o, mk, v);
+            }
+        }
+    });
 }
 #endif
 
