@@ -7,6 +7,7 @@
 
 #include "common/bert.hpp"
 #include "common/gpt2.hpp"
+#include "common/perplexity.hpp"
 #include "support/fixture.hpp"
 
 using namespace quant::examples;
@@ -105,6 +106,22 @@ TEST_CASE("GPT-2 equals transformers: logits, KV cache, greedy generation, NF4",
     }
     CHECK(std::vector<std::int64_t>(seq.begin(), seq.end()) == gen);
     CHECK(nf4.size_bytes() < fp32.size_bytes());
+}
+
+TEST_CASE("strided perplexity equals the same computation in transformers", "[models]") {
+    const fixture_source src{fixture::file(dir("gpt2_tiny") + "/model.safetensors")};
+    const fixture::file g(dir("gpt2_tiny") + "/golden.safetensors");
+    const auto cfg = gpt2_config::from_json(config("gpt2_tiny"));
+    const auto model = gpt2_lm::load(src, cfg, {});
+    const auto text64 = g["ppl_text"].as<std::int64_t>();
+    const std::vector<std::int32_t> text(text64.begin(), text64.end());
+    const auto stride = std::size_t(g["ppl_stride"].as<std::int64_t>()[0]);
+    const auto r = strided_perplexity(model, text, std::size_t(cfg.n_positions), stride);
+    CHECK(r.scored == std::size_t(g["ppl_scored"].as<std::int64_t>()[0]));
+    CHECK(r.scored == text.size() - 1);  // every token but the first, once
+    CHECK(r.nll_sum == Approx(g["ppl_nll_sum"].as<double>()[0]).epsilon(1e-5));
+    CHECK(r.window_seconds.size() == 1 + (text.size() - cfg.n_positions + stride - 1) / stride);
+    CHECK_THROWS_AS(strided_perplexity(model, text, 64, 0), quant::error);
 }
 
 TEST_CASE("model configs: unsupported settings are errors", "[models][errors]") {

@@ -103,7 +103,24 @@ def gpt2_case(name, n_embd=64, n_layer=2, n_head=4, vocab=400, n_positions=64):
     nf4 = to_nf4(nf4, skip=["lm_head"])
     with torch.no_grad():
         logits_nf4 = nf4(input_ids=ids).logits
-    write(name, model, {"input_ids": ids, "logits": logits, "generated": gen, "logits_nf4_dq": logits_nf4})
+    # Hugging Face's strided perplexity: windows of max_length every stride tokens, only the tokens
+    # past the previous window's end scored (the first token of the text never is)
+    text = torch.randint(0, vocab, (1, 150))
+    max_length, stride = n_positions, 24
+    nll, scored, prev_end = 0.0, 0, 0
+    with torch.no_grad():
+        for begin in range(0, text.shape[1], stride):
+            end = min(begin + max_length, text.shape[1])
+            lp = torch.log_softmax(model(input_ids=text[:, begin:end]).logits.double(), dim=-1)[0]
+            for t in range(max(prev_end, begin + 1), end):
+                nll -= lp[t - 1 - begin, text[0, t]].item()
+                scored += 1
+            prev_end = end
+            if end == text.shape[1]:
+                break
+    write(name, model, {"input_ids": ids, "logits": logits, "generated": gen, "logits_nf4_dq": logits_nf4,
+                        "ppl_text": text, "ppl_stride": torch.tensor([stride]), "ppl_scored": torch.tensor([scored]),
+                        "ppl_nll_sum": torch.tensor([nll], dtype=torch.float64)})
 
 
 bert_case("bert_tiny", hidden=64, layers=2, heads=4, inter=128)
