@@ -1,0 +1,178 @@
+// quant-gpt2: GPT-2 on Penn Treebank, the reports' perplexity tables (seeds 001, 004), and a
+// small text generator.
+//
+//   quant-gpt2 ptb --model-dir gpt2 --ptb ptb.test.txt              # the table
+//   quant-gpt2 generate --model-dir gpt2 --prompt "The market" --tokens 40 [--top-k 40 --seed 1]
+//
+// ptb: the test set joined into one text ("\n\n".join(lines), as the Hugging Face perplexity
+// guide; --join changes it), Hugging Face's strided perplexity (max_length = n_positions,
+// stride 512). Columns: model_size_mb, memory_mb (resident memory with the model loaded, after
+// the evaluation), window_latency_s (per max_length window), token_latency_ms (one generated
+// token with the KV cache, batch 1), perplexity, scored_tokens, size_reduction, speedup (window
+// latency), perplexity_change.
+#include <CLI/CLI.hpp>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <iostream>
+#include <random>
+
+#include "common/byte_level_bpe.hpp"
+#include "common/datasets.hpp"
+#include "common/gpt2.hpp"
+#include "common/perplexity.hpp"
+#include "common/report.hpp"
+#include "common/run_support.hpp"
+
+using namespace quant::examples;
+namespace fs = std::filesystem;
+
+namespace {
+
+struct model_files {
+    gpt2_config cfg;
+    ByteLevelBPETokenizer tok;
+    quant::io::checkpoint ckpt;
+};
+
+model_files open_model(const std::string& dir) {
+    const fs::path d(dir);
+    return {gpt2_config::from_json(nlohmann::json::parse(std::ifstream(d / "config.json"))),
+            ByteLevelBPETokenizer::from_files(d / "vocab.json", d / "merges.txt"), quant::io::load_checkpoint(dir)};
+}
+
+// ms per generated token: a 32-token prompt, then `n` greedy tokens with the KV cache
+double token_latency_ms(const gpt2_lm& model, int n) {
+    std::vector<std::int32_t> prompt(32);
+    for (std::size_t i = 0; i < prompt.size(); ++i) prompt[i] = std::int32_t(100 + 37 * i);
+    kv_cache cache;
+    row_matrix lg = model.forward(prompt, cache);
+    const auto t0 = std::chrono::steady_clock::now();
+    for (int s = 0; s < n; ++s) {
+        Eigen::Index next;
+        lg.row(lg.rows() - 1).maxCoeff(&next);
+        lg = model.forward({std::int32_t(next)}, cache);
+    }
+    return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / n;
+}
+
+int run_ptb(const std::string& model_dir, const std::string& ptb, const std::string& join, std::size_t stride,
+            std::size_t max_length, int threads, int gen_tokens, const std::vector<std::string>& skip,
+            const std::vector<std::string>& selective, const std::vector<std::string>& configs, const std::string& out_dir) {
+    auto mf = open_model(model_dir);
+    const auto lines = read_ptb(ptb);
+    std::string text;
+    for (std::size_t i = 0; i < lines.size(); ++i) text += (i ? join : std::string()) + lines[i];
+    std::vector<std::int32_t> ids;
+    mf.tok.encode(text, ids);
+    if (max_length == 0) max_length = std::size_t(mf.cfg.n_positions);
+    const checkpoint_source src{mf.ckpt};
+    report rep;
+    rep.title = "GPT-2 on Penn Treebank (" + std::to_string(ids.size()) + " tokens, window " + std::to_string(max_length) +
+                ", stride " + std::to_string(stride) + ")";
+    rep.columns = {{"model_size_mb", "Model size (MB)", 2},     {"memory_mb", "Resident memory (MB)", 1},
+                   {"window_latency_s", "Latency per window (s)", 4}, {"token_latency_ms", "Latency per token (ms)", 2},
+                   {"perplexity", "Perplexity", 3},             {"scored_tokens", "Scored tokens", 0}};
+    for (auto c : select_configs(report_configs(0.0f, skip, selective), configs)) {
+        c.policy.threads = threads;
+        const auto model = gpt2_lm::load(src, mf.cfg, c.policy);
+        progress_bar pb(c.name);
+        const auto r = strided_perplexity(model, ids, max_length, stride, [&](std::size_t d, std::size_t t) { pb.update(d, t); });
+        double win = 0;
+        for (double s : r.window_seconds) win += s;
+        rep.rows.push_back({c.name,
+                            {{"model_size_mb", double(model.size_bytes()) / (1024.0 * 1024.0)},
+                             {"memory_mb", resident_mb()},
+                             {"window_latency_s", win / double(r.window_seconds.size())},
+                             {"token_latency_ms", token_latency_ms(model, gen_tokens)},
+                             {"perplexity", r.perplexity()},
+                             {"scored_tokens", double(r.scored)}}});
+    }
+    rep.derive("model_size_mb", {"size_reduction", "Size reduction", 4}, size_reduction);
+    rep.derive("window_latency_s", {"speedup", "Speedup (window)", 3}, speedup);
+    rep.derive("perplexity", {"perplexity_change", "Perplexity change", 4}, relative_change);
+    fs::create_directories(out_dir);
+    rep.write(out_dir, "gpt2_ptb", {"model_size_mb", "window_latency_s", "token_latency_ms", "perplexity"});
+    std::cout << "## " << rep.title << "\n\n";
+    rep.markdown(std::cout);
+    return 0;
+}
+
+int run_generate(const std::string& model_dir, const std::string& prompt, int tokens, int top_k, std::uint64_t seed,
+                 const std::string& scheme) {
+    auto mf = open_model(model_dir);
+    linear_policy p;
+    if (scheme == "int8") p.scheme = scheme_kind::int8;
+    else if (scheme == "nf4") p.scheme = scheme_kind::nf4;
+    else if (scheme == "nf4-dq") p.scheme = scheme_kind::nf4_dq;
+    else if (scheme == "int4") p.scheme = scheme_kind::int4;
+    else quant::detail::check(scheme == "fp32", "unknown scheme '", scheme, "'");
+    const auto model = gpt2_lm::load(checkpoint_source{mf.ckpt}, mf.cfg, p);
+    std::vector<std::int32_t> ids;
+    mf.tok.encode(prompt, ids);
+    quant::detail::check(!ids.empty(), "the prompt is empty");
+    std::mt19937_64 rng(seed);
+    kv_cache cache;
+    row_matrix lg = model.forward(ids, cache);
+    std::cout << prompt << std::flush;
+    for (int s = 0; s < tokens && cache.length() < mf.cfg.n_positions; ++s) {
+        const auto row = lg.row(lg.rows() - 1);
+        Eigen::Index next = 0;
+        if (top_k <= 1) {
+            row.maxCoeff(&next);
+        } else {  // sample among the k most likely, softmax over them
+            std::vector<std::pair<float, Eigen::Index>> cand;
+            for (Eigen::Index v = 0; v < row.size(); ++v) cand.emplace_back(row(v), v);
+            const auto k = std::min<std::size_t>(std::size_t(top_k), cand.size());
+            std::partial_sort(cand.begin(), cand.begin() + std::ptrdiff_t(k), cand.end(), std::greater<>());
+            std::vector<double> w(k);
+            for (std::size_t i = 0; i < k; ++i) w[i] = std::exp(double(cand[i].first - cand[0].first));
+            next = cand[std::discrete_distribution<std::size_t>(w.begin(), w.end())(rng)].second;
+        }
+        const std::vector<std::int32_t> one{std::int32_t(next)};
+        std::cout << mf.tok.decode(one) << std::flush;
+        lg = model.forward(one, cache);
+    }
+    std::cout << '\n';
+    return 0;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+    CLI::App app{"GPT-2: Penn Treebank perplexity tables, and text generation"};
+    app.require_subcommand(1);
+    std::string model_dir, ptb, join = "\n\n", out_dir = "results", prompt = "The", scheme = "fp32";
+    std::size_t stride = 512, max_length = 0;
+    int threads = 0, gen_tokens = 32, tokens = 40, top_k = 0;
+    std::uint64_t seed = 1;
+    std::vector<std::string> skip{}, selective{"attn"}, configs;
+    auto* p = app.add_subcommand("ptb", "the perplexity table");
+    p->add_option("--model-dir", model_dir, "config.json, vocab.json, merges.txt, model.safetensors or pytorch_model.bin")->required();
+    p->add_option("--ptb", ptb, "ptb.test.txt (one sentence per line), plain or .gz")->required();
+    p->add_option("--join", join, "separator between lines (the HF guide: two newlines)");
+    p->add_option("--stride", stride)->capture_default_str();
+    p->add_option("--max-length", max_length, "window; 0 = n_positions")->capture_default_str();
+    p->add_option("--threads", threads)->capture_default_str();
+    p->add_option("--gen-tokens", gen_tokens, "tokens generated for the per-token latency")->capture_default_str();
+    p->add_option("--skip", skip, "modules kept dense in every quantized configuration (regex)");
+    p->add_option("--selective", selective, "modules also kept dense by the selective configuration")->capture_default_str();
+    p->add_option("--configs", configs, "subset of configurations, 'original' first");
+    p->add_option("--out", out_dir)->capture_default_str();
+    auto* g = app.add_subcommand("generate", "continue a prompt");
+    g->add_option("--model-dir", model_dir)->required();
+    g->add_option("--prompt", prompt)->capture_default_str();
+    g->add_option("--tokens", tokens)->capture_default_str();
+    g->add_option("--top-k", top_k, "0 or 1: greedy")->capture_default_str();
+    g->add_option("--seed", seed)->capture_default_str();
+    g->add_option("--scheme", scheme, "fp32, int8, int4, nf4, nf4-dq")->capture_default_str();
+    CLI11_PARSE(app, argc, argv);
+    try {
+        if (p->parsed()) return run_ptb(model_dir, ptb, join, stride, max_length, threads, gen_tokens, skip, selective, configs, out_dir);
+        return run_generate(model_dir, prompt, tokens, top_k, seed, scheme);
+    } catch (const std::exception& e) {
+        std::cerr << "quant-gpt2: " << e.what() << '\n';
+        return 1;
+    }
+}
