@@ -162,7 +162,11 @@ private:
                 has_id_.resize(id + 1, false);
             }
             detail::check(!has_id_[id], source, ": id ", id, " is used twice");
-            bytes_[id] = gpt2_bytes::to_bytes(token);
+            try {
+                bytes_[id] = gpt2_bytes::to_bytes(token);
+            } catch (const error& e) {
+                detail::fail(source, ": vocab.json: ", e.what());
+            }
             has_id_[id] = true;
             vocab_.insert_or_assign(bytes_[id], static_cast<std::int32_t>(id));
         }
@@ -175,8 +179,15 @@ private:
             const auto space = line.find(' ');
             detail::check(space != std::string_view::npos && line.find(' ', space + 1) == std::string_view::npos, source,
                           ": merges line ", number, " is not \"a b\"");
-            const auto a = lookup(gpt2_bytes::to_bytes(line.substr(0, space)), source, number);
-            const auto b = lookup(gpt2_bytes::to_bytes(line.substr(space + 1)), source, number);
+            std::string left, right;
+            try {
+                left = gpt2_bytes::to_bytes(line.substr(0, space));
+                right = gpt2_bytes::to_bytes(line.substr(space + 1));
+            } catch (const error& e) {
+                detail::fail(source, ": merges line ", number, ": ", e.what());
+            }
+            const auto a = lookup(left, source, number);
+            const auto b = lookup(right, source, number);
             const auto ab = lookup(bytes_[std::size_t(a)] + bytes_[std::size_t(b)], source, number);
             merges_.insert_or_assign(pair_key(a, b), merge{rank++, ab});  // a later duplicate wins, as in HF
         });

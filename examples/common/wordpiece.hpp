@@ -101,7 +101,11 @@ public:
         const std::string text = read_text_file(path);
         std::vector<std::string> tokens;
         for_each_line(text, [&](std::string_view line, std::size_t number) {
-            utf8::validate(line);
+            try {
+                utf8::validate(line);
+            } catch (const error& e) {
+                detail::fail(path.string(), ":", number, ": ", e.what());
+            }
             while (!line.empty() && (line.back() == ' ' || line.back() == '\t')) line.remove_suffix(1);  // HF trims the end
             detail::check(!line.empty(), path.string(), ":", number, ": empty token");
             tokens.emplace_back(line);

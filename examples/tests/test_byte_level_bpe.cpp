@@ -62,5 +62,7 @@ TEST_CASE("bpe: bad input is a quant::error") {
     CHECK_THROWS_WITH(ByteLevelBPETokenizer("{\"a\": -3}", ""), Catch::Contains("no valid id"));
     CHECK_THROWS_WITH(ByteLevelBPETokenizer("{\"a\": 0, \"b\": 0}", ""), Catch::Contains("used twice"));
     CHECK_THROWS_WITH(ByteLevelBPETokenizer("{\"a\": 0}", ""), Catch::Contains("byte 0 has no token"));
-    CHECK_THROWS_WITH(ByteLevelBPETokenizer("{\" \": 0}", ""), Catch::Contains("byte-level alphabet"));
+    CHECK_THROWS_WITH(ByteLevelBPETokenizer("{\" \": 0}", "", "v.json"), Catch::Contains("v.json: vocab.json: token \" \" has a character outside"));
+    CHECK_THROWS_WITH(ByteLevelBPETokenizer(bytes, "#version: 0.2\na \xff\n", "m"), Catch::Contains("m: merges line 2: invalid UTF-8"));
+    CHECK_THROWS_WITH(ByteLevelBPETokenizer(bytes, "a \t\n", "m"), Catch::Contains("m: merges line 1: token"));
 }

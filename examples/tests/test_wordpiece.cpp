@@ -1,6 +1,9 @@
 // WordPieceTokenizer against BertTokenizerFast (bert-base-uncased), id for id.
 #include <catch2/catch.hpp>
 
+#include <filesystem>
+#include <fstream>
+
 #include "common/wordpiece.hpp"
 #include "fixture_cases.hpp"
 
@@ -82,6 +85,12 @@ TEST_CASE("wordpiece: bad input is a quant::error") {
     CHECK_THROWS_AS(bert().token(-1), quant::error);
     CHECK_THROWS_WITH(WordPieceTokenizer({"a", "b"}), Catch::Contains("[UNK]"));
     CHECK_THROWS_AS(WordPieceTokenizer::from_file(tokenizer_fixture::path("no-such-vocab.txt")), quant::error);
+    const auto tmp = std::filesystem::temp_directory_path() / "quant_bad_vocab.txt";
+    std::ofstream(tmp) << "[PAD]\n[UNK]\nok\nbad\xC3\n";
+    CHECK_THROWS_WITH(WordPieceTokenizer::from_file(tmp), Catch::Contains("quant_bad_vocab.txt:4: invalid UTF-8 at byte 3"));
+    std::ofstream(tmp) << "[PAD]\n\n";
+    CHECK_THROWS_WITH(WordPieceTokenizer::from_file(tmp), Catch::Contains("quant_bad_vocab.txt:2: empty token"));
+    std::filesystem::remove(tmp);
 }
 
 TEST_CASE("wordpiece: a tiny vocabulary") {
