@@ -79,6 +79,8 @@ nasty = [
     "a\u180e!b x \u180e\u180e? \u180e a \u180eb", "a\x1c b\x1f\x1e c \x1d",
     # HF's CJK Extension E range starts at U+2B920 (transformers' Python code: U+2B820)
     "a\U0002b820b a\U0002b920b a\U00020000b x\uf900y",
+    # long pre-tokens: many merges in one piece
+    "=" * 3000 + " " + "a" * 4001 + " " + "ab" * 1500,
 ]
 
 cases = []

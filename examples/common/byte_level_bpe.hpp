@@ -13,7 +13,9 @@
 #define PCRE2_CODE_UNIT_WIDTH 8
 #include <pcre2.h>
 
+#include <algorithm>
 #include <array>
+#include <functional>
 #include <cstdint>
 #include <filesystem>
 #include <limits>
@@ -239,8 +241,7 @@ private:
         if (pos < text.size()) bpe(text.substr(pos), out);
     }
 
-    // Step 3 on one piece, through the cache. Quadratic in the piece's length, which is a
-    // word or a run of spaces or punctuation.
+    // Step 3 on one piece, through the cache.
     void bpe(std::string_view piece, std::vector<std::int32_t>& out) const {
         {
             std::lock_guard lock(cache_->mutex);
@@ -249,28 +250,60 @@ private:
                 return;
             }
         }
-        std::vector<std::int32_t> syms(piece.size());
-        for (std::size_t i = 0; i < piece.size(); ++i) syms[i] = byte_id_[static_cast<unsigned char>(piece[i])];
-        while (syms.size() > 1) {
-            std::uint32_t best = std::numeric_limits<std::uint32_t>::max();
-            std::size_t at = 0;
-            std::int32_t merged = 0;
-            for (std::size_t i = 0; i + 1 < syms.size(); ++i) {
-                const auto it = merges_.find(pair_key(syms[i], syms[i + 1]));
-                if (it != merges_.end() && it->second.rank < best) {
-                    best = it->second.rank;
-                    at = i;
-                    merged = it->second.id;
-                }
-            }
-            if (best == std::numeric_limits<std::uint32_t>::max()) break;
-            syms[at] = merged;
-            syms.erase(syms.begin() + static_cast<std::ptrdiff_t>(at) + 1);
-        }
-        out.insert(out.end(), syms.begin(), syms.end());
+        auto ids = apply_merges(piece);
+        out.insert(out.end(), ids.begin(), ids.end());
         std::lock_guard lock(cache_->mutex);
         if (cache_->map.size() >= max_cache_entries) cache_->map.clear();  // bounded; a reset is cheap to refill
-        cache_->map.emplace(std::string(piece), std::move(syms));
+        cache_->map.emplace(std::string(piece), std::move(ids));
+    }
+
+    // The merges, lowest rank first and leftmost among equal ranks, with a heap of candidate
+    // pairs over a linked list of symbols: O(n log n), so a long run of one character (a
+    // pre-token can be a whole line of "-----") stays cheap.
+    std::vector<std::int32_t> apply_merges(std::string_view piece) const {
+        struct symbol {
+            std::int32_t id;          // -1 once merged into its left neighbour
+            std::int32_t prev, next;  // neighbours among the live symbols, -1 at the ends
+        };
+        struct candidate {
+            std::uint32_t rank;
+            std::int32_t left;                  // symbol index, which is also its byte position
+            std::int32_t left_id, right_id;     // the pair as it was when pushed; stale if changed
+            std::int32_t merged;
+            bool operator>(const candidate& o) const { return rank != o.rank ? rank > o.rank : left > o.left; }
+        };
+        const auto n = static_cast<std::int32_t>(piece.size());
+        std::vector<symbol> syms(piece.size());
+        for (std::int32_t i = 0; i < n; ++i)
+            syms[std::size_t(i)] = {byte_id_[static_cast<unsigned char>(piece[std::size_t(i)])], i - 1, i + 1 < n ? i + 1 : -1};
+        std::vector<candidate> heap;
+        const auto push = [&](std::int32_t left) {
+            const auto& l = syms[std::size_t(left)];
+            if (l.next < 0) return;
+            const auto right_id = syms[std::size_t(l.next)].id;
+            if (const auto it = merges_.find(pair_key(l.id, right_id)); it != merges_.end()) {
+                heap.push_back({it->second.rank, left, l.id, right_id, it->second.id});
+                std::push_heap(heap.begin(), heap.end(), std::greater<>{});
+            }
+        };
+        for (std::int32_t i = 0; i + 1 < n; ++i) push(i);
+        while (!heap.empty()) {
+            std::pop_heap(heap.begin(), heap.end(), std::greater<>{});
+            const candidate c = heap.back();
+            heap.pop_back();
+            auto& l = syms[std::size_t(c.left)];
+            if (l.id != c.left_id || l.next < 0 || syms[std::size_t(l.next)].id != c.right_id) continue;
+            auto& r = syms[std::size_t(l.next)];  // absorbed into l
+            l.id = c.merged;
+            l.next = r.next;
+            if (r.next >= 0) syms[std::size_t(r.next)].prev = c.left;
+            r.id = -1;  // dead: its own candidates are stale now
+            if (l.prev >= 0) push(l.prev);
+            push(c.left);
+        }
+        std::vector<std::int32_t> ids;
+        for (std::int32_t i = n > 0 ? 0 : -1; i >= 0; i = syms[std::size_t(i)].next) ids.push_back(syms[std::size_t(i)].id);
+        return ids;
     }
 
     static constexpr std::size_t max_cache_entries = 1 << 16;
