@@ -50,7 +50,7 @@ static_assert(sizeof(bnb4bit_block<64>) == 32, "NF4 block of 64 weights is 32 by
 template <class Traits>
 struct Bnb4bit {
     static constexpr std::string_view name = Traits::name;
-    static constexpr const numeric::codebook4& codebook = Traits::codebook;
+    static constexpr auto& codebook = Traits::codebook;  // const codebook4&; nvcc rejects the spelled-out type here
     static constexpr double rmse_bound = Traits::rmse_bound;
     static constexpr std::size_t nested_block = 256;
 
