@@ -1,0 +1,85 @@
+// Host-side launchers: pick the kernel for (m, compute dtype) and launch it on a stream. The
+// arguments are validated by device_linear before they get here.
+#pragma once
+
+#include <algorithm>
+#include <cstddef>
+
+#include <cuda_runtime.h>
+
+#include "../check.hpp"
+#include "../../tensor/view.hpp"
+#include "dequantize.cuh"
+#include "gemm.cuh"
+#include "gemv.cuh"
+
+namespace quant::cuda::kernels {
+
+// m <= gemv_max_rows: GEMV (each weight byte read once per launch); above: tensor-core GEMM.
+inline constexpr std::size_t gemv_max_rows = 8;
+
+template <class W, class T, dtype C, int MT>
+void launch_gemv_rows(const W& w, const T* x, std::size_t ldx, T* y, std::size_t ldy, const float* bias, int m,
+                      cudaStream_t s) {
+    const unsigned blocks = static_cast<unsigned>((w.rows + gemv_warps - 1) / gemv_warps);
+    gemv_kernel<W, T, C, MT><<<blocks, gemv_warps * 32, 0, s>>>(w, x, ldx, y, ldy, bias, m);
+    QUANT_CUDA_CHECK(cudaGetLastError());
+}
+
+template <class W, class T, dtype C>
+void launch_gemv(const W& w, const T* x, std::size_t ldx, T* y, std::size_t ldy, const float* bias, std::size_t m,
+                 cudaStream_t s) {
+    // f32 compute has no tensor-core path: large m runs the GEMV on groups of 8 rows
+    for (std::size_t i0 = 0; i0 < m; i0 += gemv_max_rows) {
+        const int mm = static_cast<int>(std::min(gemv_max_rows, m - i0));
+        const T* xi = x + i0 * ldx;
+        T* yi = y + i0 * ldy;
+        if (mm == 1) launch_gemv_rows<W, T, C, 1>(w, xi, ldx, yi, ldy, bias, mm, s);
+        else if (mm == 2) launch_gemv_rows<W, T, C, 2>(w, xi, ldx, yi, ldy, bias, mm, s);
+        else if (mm <= 4) launch_gemv_rows<W, T, C, 4>(w, xi, ldx, yi, ldy, bias, mm, s);
+        else launch_gemv_rows<W, T, C, 8>(w, xi, ldx, yi, ldy, bias, mm, s);
+    }
+}
+
+template <class W, class T, dtype C>
+void launch_gemm(const W& w, const T* x, std::size_t ldx, T* y, std::size_t ldy, const float* bias, std::size_t m,
+                 cudaStream_t s) {
+    const dim3 grid(static_cast<unsigned>((w.rows + gemm_bn - 1) / gemm_bn),
+                    static_cast<unsigned>((m + gemm_bm - 1) / gemm_bm));
+    gemm_kernel<W, T, C><<<grid, 128, 0, s>>>(w, x, ldx, y, ldy, bias, m);
+    QUANT_CUDA_CHECK(cudaGetLastError());
+}
+
+// y = x . W^T + bias with quant's element type Q (float, quant::half, quant::bfloat16).
+template <class W, class Q>
+void launch_linear(const W& w, const float* bias, const_matrix_view<Q> x, matrix_view<Q> y, dtype compute,
+                   bool tensor_cores, cudaStream_t s) {
+    using T = typename device_type<Q>::type;
+    const auto* xp = reinterpret_cast<const T*>(x.data);
+    auto* yp = reinterpret_cast<T*>(y.data);
+    auto run = [&]<dtype C>() {
+        if constexpr (C == dtype::f32) {
+            launch_gemv<W, T, C>(w, xp, x.stride, yp, y.stride, bias, x.rows, s);
+        } else {
+            if (x.rows <= gemv_max_rows || !tensor_cores) launch_gemv<W, T, C>(w, xp, x.stride, yp, y.stride, bias, x.rows, s);
+            else launch_gemm<W, T, C>(w, xp, x.stride, yp, y.stride, bias, x.rows, s);
+        }
+    };
+    // the compute dtype of half/bfloat16 activations is their own (checked by the caller)
+    if constexpr (std::is_same_v<Q, quant::half>) run.template operator()<dtype::f16>();
+    else if constexpr (std::is_same_v<Q, quant::bfloat16>) run.template operator()<dtype::bf16>();
+    else if (compute == dtype::f16) run.template operator()<dtype::f16>();
+    else if (compute == dtype::bf16) run.template operator()<dtype::bf16>();
+    else run.template operator()<dtype::f32>();
+}
+
+template <class W, class Q>
+void launch_dequantize(const W& w, matrix_view<Q> out, cudaStream_t s) {
+    using T = typename device_type<Q>::type;
+    const std::size_t chunks = w.rows * (w.ld / 16);
+    const unsigned blocks = static_cast<unsigned>((chunks + 255) / 256);
+    dequantize_kernel<W, T><<<blocks, 256, 0, s>>>(w, reinterpret_cast<T*>(out.data), out.stride);
+    QUANT_CUDA_CHECK(cudaGetLastError());
+}
+
+}  // namespace quant::cuda::kernels
