@@ -1,11 +1,13 @@
 // GEMV for few activation rows (m <= 8): y[m, out] = x[m, in] . W^T + bias, memory-bound on W.
 //
-// Organisation (the one bitsandbytes' kgemm_4bit_inference_naive uses, generic over formats): one
-// warp per output row; each lane streams 16-byte chunks of that row (32 weights for 4-bit, 16 for
-// int8) with one vector load, decodes them in registers (codebook from shared memory, the block
-// scale on the fly, double-quantized absmax included), rounds them to the compute dtype C and
-// multiplies with the MT activation rows in float32; a warp shuffle reduces, lane 0 adds the bias.
-// Semantics: backends/reference.hpp (x and W rounded to C, float32 accumulation).
+// Organisation (the one of bitsandbytes' kgemm_4bit_inference_naive, generic over formats): a
+// warp owns gemv_rows_per_warp output rows; each lane streams 16-byte chunks of those rows (32
+// weights for 4-bit, 16 for int8) with vector loads, gemv_chunks_in_flight chunks per row issued
+// before any is used (to keep enough bytes in flight for HBM), decodes them in registers
+// (codebook from shared memory, block scale on the fly, double-quantized absmax included),
+// rounds them to the compute dtype C and multiplies with the MT activation rows in float32; each
+// activation chunk is loaded once for all rows of the warp. A warp shuffle reduces; lane 0 adds
+// the bias. Semantics: backends/reference.hpp (x and W rounded to C, float32 accumulation).
 #pragma once
 
 #include "../weight_format.hpp"
@@ -13,50 +15,84 @@
 
 namespace quant::cuda::kernels {
 
-inline constexpr int gemv_warps = 4;  // output rows per block
+inline constexpr int gemv_warps = 4;             // warps per block
+inline constexpr int gemv_rows_per_warp = 2;     // output rows per warp
+inline constexpr int gemv_chunks_in_flight = 2;  // 16-byte loads per row issued together
+inline constexpr int gemv_rows_per_block = gemv_warps * gemv_rows_per_warp;
 
 template <class W, class T, dtype C, int MT>
 __global__ void __launch_bounds__(gemv_warps * 32)
     gemv_kernel(W w, const T* x, std::size_t ldx, T* y, std::size_t ldy, const float* bias, int m) {
+    constexpr int R = gemv_rows_per_warp, U = gemv_chunks_in_flight;
+    constexpr unsigned N = W::chunk;
     __shared__ float tab[W::table_size > 0 ? W::table_size : 1];
     load_tables(w, tab);
     __syncthreads();
     const unsigned lane = threadIdx.x % 32;
-    const std::size_t r = static_cast<std::size_t>(blockIdx.x) * gemv_warps + threadIdx.x / 32;
-    if (r >= w.rows) return;
+    const std::size_t r0 = (static_cast<std::size_t>(blockIdx.x) * gemv_warps + threadIdx.x / 32) * R;
+    if (r0 >= w.rows) return;
+    const int rows_here = static_cast<int>(w.rows - r0 < R ? w.rows - r0 : R);  // warp-uniform
 
-    float acc[MT];
+    float acc[R][MT];
 #pragma unroll
-    for (int i = 0; i < MT; ++i) acc[i] = 0.0f;
-    const auto* row = reinterpret_cast<const std::uint8_t*>(w.codes) + r * w.ld;
-    const std::size_t chunks = w.ld / 16;
-    for (std::size_t k = lane; k < chunks; k += 32) {
-        std::uint32_t raw[4];
-        load16(row + k * 16, raw);
-        const std::size_t c0 = k * W::chunk;
-        float wv[W::chunk];
-        w.decode_chunk(r, c0, raw, tab, wv);
+    for (int rr = 0; rr < R; ++rr)
 #pragma unroll
-        for (unsigned j = 0; j < W::chunk; ++j) wv[j] = round_to<C>(wv[j]);
+        for (int i = 0; i < MT; ++i) acc[rr][i] = 0.0f;
+    const auto* codes = reinterpret_cast<const std::uint8_t*>(w.codes);
+    const std::size_t chunks = w.ld / 16;  // per row
+    for (std::size_t k0 = lane; k0 < chunks; k0 += 32 * U) {
+        std::uint32_t raw[U][R][4];
 #pragma unroll
-        for (int i = 0; i < MT; ++i) {
-            if (i < m) {
-                float xv[W::chunk];
-                load_x<C>(x + static_cast<std::size_t>(i) * ldx, c0, w.cols, xv);
+        for (int u = 0; u < U; ++u)
 #pragma unroll
-                for (unsigned j = 0; j < W::chunk; ++j) acc[i] = fmaf(xv[j], wv[j], acc[i]);
+            for (int rr = 0; rr < R; ++rr)
+                if (rr < rows_here && k0 + 32 * u < chunks) load16(codes + (r0 + rr) * w.ld + (k0 + 32 * u) * 16, raw[u][rr]);
+#pragma unroll
+        for (int u = 0; u < U; ++u) {
+            const std::size_t k = k0 + 32 * u;
+            if (k >= chunks) break;
+            const std::size_t c0 = k * N;
+            float wv[R][N];
+#pragma unroll
+            for (int rr = 0; rr < R; ++rr) {
+                if (rr < rows_here) {
+                    w.decode_chunk(r0 + rr, c0, raw[u][rr], tab, wv[rr]);
+#pragma unroll
+                    for (unsigned j = 0; j < N; ++j) wv[rr][j] = round_to<C>(wv[rr][j]);
+                } else {
+#pragma unroll
+                    for (unsigned j = 0; j < N; ++j) wv[rr][j] = 0.0f;
+                }
+            }
+#pragma unroll
+            for (int i = 0; i < MT; ++i) {
+                if (i < m) {
+                    float xv[N];
+                    load_x<C>(x + static_cast<std::size_t>(i) * ldx, c0, w.cols, xv);
+#pragma unroll
+                    for (int rr = 0; rr < R; ++rr)
+#pragma unroll
+                        for (unsigned j = 0; j < N; ++j) acc[rr][i] = fmaf(xv[j], wv[rr][j], acc[rr][i]);
+                }
             }
         }
     }
 #pragma unroll
-    for (int i = 0; i < MT; ++i)
+    for (int rr = 0; rr < R; ++rr)
 #pragma unroll
-        for (int o = 16; o > 0; o /= 2) acc[i] += __shfl_xor_sync(0xffffffffu, acc[i], o);
+        for (int i = 0; i < MT; ++i)
+#pragma unroll
+            for (int o = 16; o > 0; o /= 2) acc[rr][i] += __shfl_xor_sync(0xffffffffu, acc[rr][i], o);
     if (lane != 0) return;
-    const float b = bias ? round_to<C>(bias[r]) : 0.0f;
 #pragma unroll
-    for (int i = 0; i < MT; ++i)
-        if (i < m) y[static_cast<std::size_t>(i) * ldy + r] = from_float<T>(round_to<C>(acc[i] + b));
+    for (int rr = 0; rr < R; ++rr) {
+        if (rr >= rows_here) break;
+        const std::size_t r = r0 + rr;
+        const float b = bias ? round_to<C>(bias[r]) : 0.0f;
+#pragma unroll
+        for (int i = 0; i < MT; ++i)
+            if (i < m) y[static_cast<std::size_t>(i) * ldy + r] = from_float<T>(round_to<C>(acc[rr][i] + b));
+    }
 }
 
 }  // namespace quant::cuda::kernels

@@ -21,7 +21,7 @@ inline constexpr std::size_t gemv_max_rows = 8;
 template <class W, class T, dtype C, int MT>
 void launch_gemv_rows(const W& w, const T* x, std::size_t ldx, T* y, std::size_t ldy, const float* bias, int m,
                       cudaStream_t s) {
-    const unsigned blocks = static_cast<unsigned>((w.rows + gemv_warps - 1) / gemv_warps);
+    const unsigned blocks = static_cast<unsigned>((w.rows + gemv_rows_per_block - 1) / gemv_rows_per_block);
     gemv_kernel<W, T, C, MT><<<blocks, gemv_warps * 32, 0, s>>>(w, x, ldx, y, ldy, bias, m);
     QUANT_CUDA_CHECK(cudaGetLastError());
 }
