@@ -3,7 +3,7 @@
 //
 // For each scheme (NF4, FP4, with and without double quant, several blocks; int4 at blocks 32,
 // 64, 128; int8), odd shapes (out 1, 3, 17, ...; in not a multiple of any block), m in
-// {1, 2, 3, 8, 33, 128} (GEMV and GEMM paths), activations float (compute f32, f16, bf16), half
+// {1, 2, 3, 8, 9, 16, 33, 128} (GEMV, GEMM and split-k paths), activations float (compute f32, f16, bf16), half
 // and bfloat16, with and without bias, strided and unaligned rows:
 //   * forward: y is poisoned with NaN first; every element must be within a tolerance derived
 //     from the compute dtype of the reference, and the row padding of y must stay untouched;
@@ -135,8 +135,10 @@ void check_dequantize(const std::string& label, const quant::QuantizedLinear<S>&
 struct shape {
     std::size_t out, in;
 };
-const shape shapes[] = {{1, 17}, {3, 64}, {17, 257}, {40, 1031}, {130, 96}, {65, 700}};
-const std::size_t ms[] = {1, 2, 3, 8, 33, 128};
+// in = 4100: the GEMM splits the in dimension (split-k) into up to 8 ranges
+const shape shapes[] = {{1, 17}, {3, 64}, {17, 257}, {40, 1031}, {130, 96}, {65, 700}, {20, 4100}};
+// m <= 8: GEMV; 9..16: GEMM with 16-row tiles; above: 64-row tiles (f32 compute: GEMV for all m)
+const std::size_t ms[] = {1, 2, 3, 8, 9, 16, 33, 128};
 
 template <quant::Scheme S>
 void run_scheme(const std::string& name, const typename S::params& p, std::mt19937_64& rng) {

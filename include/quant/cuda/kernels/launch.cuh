@@ -41,13 +41,45 @@ void launch_gemv(const W& w, const T* x, std::size_t ldx, T* y, std::size_t ldy,
     }
 }
 
+template <class W, class T, dtype C, int BM>
+void launch_gemm_tiles(const W& w, const T* x, std::size_t ldx, T* y, std::size_t ldy, const float* bias,
+                       std::size_t m, cudaStream_t s) {
+    const std::size_t tiles_n = (w.rows + gemm_bn - 1) / gemm_bn, tiles_m = (m + BM - 1) / BM;
+    // split-k: enough blocks for two per SM, each split keeping at least 8 steps of gemm_bk
+    int dev = 0, sms = 1;
+    QUANT_CUDA_CHECK(cudaGetDevice(&dev));
+    QUANT_CUDA_CHECK(cudaDeviceGetAttribute(&sms, cudaDevAttrMultiProcessorCount, dev));
+    const std::size_t steps = (w.cols + gemm_bk - 1) / gemm_bk, want = 2 * static_cast<std::size_t>(sms);
+    std::size_t splits = tiles_n * tiles_m >= want ? 1 : (want + tiles_n * tiles_m - 1) / (tiles_n * tiles_m);
+    splits = std::max<std::size_t>(1, std::min(splits, steps / 8));
+    const std::size_t k_per_split = (steps + splits - 1) / splits * gemm_bk;
+    splits = (w.cols + k_per_split - 1) / k_per_split;
+    const dim3 grid(static_cast<unsigned>(tiles_n), static_cast<unsigned>(tiles_m), static_cast<unsigned>(splits));
+    if (splits == 1) {
+        gemm_kernel<W, T, C, BM><<<grid, 128, 0, s>>>(w, x, ldx, y, ldy, bias, m, k_per_split, nullptr);
+        QUANT_CUDA_CHECK(cudaGetLastError());
+        return;
+    }
+    // stream-ordered workspace for the partial sums: safe with concurrent forwards on other streams
+    float* part = nullptr;
+    QUANT_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&part), splits * m * w.rows * sizeof(float), s));
+    gemm_kernel<W, T, C, BM><<<grid, 128, 0, s>>>(w, x, ldx, y, ldy, bias, m, k_per_split, part);
+    const cudaError_t launched = cudaGetLastError();
+    if (launched == cudaSuccess) {
+        const unsigned blocks = static_cast<unsigned>((m * w.rows + 255) / 256);
+        gemm_reduce_kernel<T, C><<<blocks, 256, 0, s>>>(part, static_cast<int>(splits), m, w.rows, bias, y, ldy);
+    }
+    const cudaError_t reduced = cudaGetLastError();
+    QUANT_CUDA_CHECK(cudaFreeAsync(part, s));
+    QUANT_CUDA_CHECK(launched);
+    QUANT_CUDA_CHECK(reduced);
+}
+
 template <class W, class T, dtype C>
 void launch_gemm(const W& w, const T* x, std::size_t ldx, T* y, std::size_t ldy, const float* bias, std::size_t m,
                  cudaStream_t s) {
-    const dim3 grid(static_cast<unsigned>((w.rows + gemm_bn - 1) / gemm_bn),
-                    static_cast<unsigned>((m + gemm_bm - 1) / gemm_bm));
-    gemm_kernel<W, T, C><<<grid, 128, 0, s>>>(w, x, ldx, y, ldy, bias, m);
-    QUANT_CUDA_CHECK(cudaGetLastError());
+    if (m <= 16) launch_gemm_tiles<W, T, C, 16>(w, x, ldx, y, ldy, bias, m, s);
+    else launch_gemm_tiles<W, T, C, 64>(w, x, ldx, y, ldy, bias, m, s);
 }
 
 // y = x . W^T + bias with quant's element type Q (float, quant::half, quant::bfloat16).
