@@ -176,6 +176,8 @@ int main(int argc, char** argv) {
             const auto int4 = upload(make_layer<quant::BlockwiseInt4>(w, sh.out, sh.in, {.block = 64}, dtype::f16));
             const auto int8 = upload(make_layer<quant::AbsmaxInt8>(
                 w, sh.out, sh.in, {.activations = quant::int8_activations::none}, dtype::f16));
+            const auto llm_int8 = upload(make_layer<quant::AbsmaxInt8>(
+                w, sh.out, sh.in, {.activations = quant::int8_activations::rowwise}, dtype::f16));
             for (std::size_t m : {1, 16, 128}) {
                 std::vector<result> r;
                 r.push_back(bench_cublas<quant::half>(h, CUDA_R_16F, "cuBLAS fp16", sh.out, sh.in, m));
@@ -185,6 +187,7 @@ int main(int argc, char** argv) {
                 r.push_back(bench_quant<quant::bfloat16>("NF4 bf16", nf4bf, m));
                 r.push_back(bench_quant<quant::half>("int4 fp16", int4, m));
                 r.push_back(bench_quant<quant::half>("int8 fp16", int8, m));
+                r.push_back(bench_quant<quant::half>("LLM.int8() fp16", llm_int8, m));
                 for (const auto& e : r) {
                     const double gbs = static_cast<double>(e.bytes) / (e.us * 1e-6) / 1e9;
                     std::printf("| %zux%zu | %zu | %s | %.1f | %.2fx | %.0f | %.0f%% |\n", sh.out, sh.in, m,

@@ -63,6 +63,6 @@ TEST_CASE("cuda host: uploading a layer works on a GPU and is a quant::error wit
     } else {
         CHECK_THROWS_AS(quant::cuda::to_device(layer), quant::error);
     }
-    const auto i8 = quant::QuantizedLinear<quant::AbsmaxInt8>::from_dense(w);  // default: int8 activations
-    CHECK_THROWS_WITH(quant::cuda::to_device(i8), Catch::Contains("int8_activations::none"));
+    const auto i8 = quant::QuantizedLinear<quant::AbsmaxInt8>::from_dense(w, {}, {.threshold = 6.0f});
+    CHECK_THROWS_WITH(quant::cuda::to_device(i8), Catch::Contains("outlier threshold"));
 }

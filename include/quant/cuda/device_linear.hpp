@@ -101,10 +101,12 @@ public:
         quant::detail::check(w.rows() > 0, S::name, ": cannot upload an empty layer");
         quant::detail::check(bias.empty() || bias.size() == w.rows(), S::name, ": bias has ", bias.size(),
                              " values, the layer has ", w.rows(), " outputs");
-        if constexpr (std::is_same_v<S, AbsmaxInt8>)
-            quant::detail::check(w.parameters().activations == int8_activations::none, S::name,
-                                 ": int8 activations (LLM.int8(), int8_activations::rowwise) have no CUDA kernel "
-                                 "yet; quantize with int8_activations::none");
+        if constexpr (std::is_same_v<S, AbsmaxInt8>) {
+            int8_rowwise_ = w.parameters().activations == int8_activations::rowwise;
+            quant::detail::check(!int8_rowwise_ || w.parameters().threshold == 0.0f, S::name,
+                                 ": LLM.int8() with an outlier threshold (", w.parameters().threshold,
+                                 ") has no CUDA kernel yet; use threshold 0 or int8_activations::none");
+        }
         upload(repack(w));
         if (!bias.empty()) bias_ = device_buffer<float>(bias);
     }
@@ -131,7 +133,14 @@ public:
 #if defined(__CUDACC__)
         detail::check_forward(S::name, in_features(), out_features(), opt_.compute, x, y);
         if (x.rows == 0) return;
-        kernels::launch_linear(w_, bias_.size() ? bias_.data() : nullptr, x, y, opt_.compute, tensor_cores(), stream);
+        const float* bias = bias_.size() ? bias_.data() : nullptr;
+        if constexpr (std::is_same_v<S, AbsmaxInt8>) {
+            if (int8_rowwise_) {
+                kernels::launch_int8_rowwise(w_, bias, x, y, opt_.compute, stream);
+                return;
+            }
+        }
+        kernels::launch_linear(w_, bias, x, y, opt_.compute, tensor_cores(), stream);
 #else
         static_assert(dependent_false<Q>,
                       "quant::cuda::device_linear::forward launches CUDA kernels: call it from a .cu file compiled "
@@ -195,6 +204,7 @@ private:
     device_buffer<float> scales_, nested_, tables_, bias_;
     weights_type w_{};
     linear_options opt_{};
+    bool int8_rowwise_ = false;  // AbsmaxInt8 with int8_activations::rowwise: LLM.int8() kernels
 };
 
 // The same weights on the GPU (DESIGN.md's `layer.to(quant::cuda)`).

@@ -12,6 +12,7 @@
 #include "dequantize.cuh"
 #include "gemm.cuh"
 #include "gemv.cuh"
+#include "int8_rowwise.cuh"
 
 namespace quant::cuda::kernels {
 
@@ -103,6 +104,39 @@ void launch_linear(const W& w, const float* bias, const_matrix_view<Q> x, matrix
     else if (compute == dtype::f16) run.template operator()<dtype::f16>();
     else if (compute == dtype::bf16) run.template operator()<dtype::bf16>();
     else run.template operator()<dtype::f32>();
+}
+
+// LLM.int8(): quantize the activations (stream-ordered workspace), then the int8 GEMV.
+template <class Q>
+void launch_int8_rowwise(const int8_weights& w, const float* bias, const_matrix_view<Q> x, matrix_view<Q> y,
+                         dtype compute, cudaStream_t s) {
+    using T = typename device_type<Q>::type;
+    const std::size_t m = x.rows;
+    void* ws = nullptr;
+    const std::size_t ca_bytes = m * w.ld;  // a multiple of 16: SCA stays aligned after it
+    QUANT_CUDA_CHECK(cudaMallocAsync(&ws, ca_bytes + m * sizeof(float), s));
+    auto* ca = static_cast<std::int8_t*>(ws);
+    auto* sca = reinterpret_cast<float*>(static_cast<char*>(ws) + ca_bytes);
+    quantize_rows_kernel<T><<<static_cast<unsigned>(m), 256, 0, s>>>(reinterpret_cast<const T*>(x.data), x.stride,
+                                                                     w.cols, w.ld, ca, sca);
+    cudaError_t e = cudaGetLastError();
+    if (e == cudaSuccess) {
+        const dim3 grid(static_cast<unsigned>((w.rows + i8_gemv_warps - 1) / i8_gemv_warps),
+                        static_cast<unsigned>(std::min<std::size_t>(m, 65535)));
+        auto* yp = reinterpret_cast<T*>(y.data);
+        if constexpr (!std::is_same_v<Q, float>) {
+            gemv_i8i8_kernel<T, dtype_of<T>><<<grid, i8_gemv_warps * 32, 0, s>>>(w, ca, sca, m, bias, yp, y.stride);
+        } else if (compute == dtype::f16) {
+            gemv_i8i8_kernel<T, dtype::f16><<<grid, i8_gemv_warps * 32, 0, s>>>(w, ca, sca, m, bias, yp, y.stride);
+        } else if (compute == dtype::bf16) {
+            gemv_i8i8_kernel<T, dtype::bf16><<<grid, i8_gemv_warps * 32, 0, s>>>(w, ca, sca, m, bias, yp, y.stride);
+        } else {
+            gemv_i8i8_kernel<T, dtype::f32><<<grid, i8_gemv_warps * 32, 0, s>>>(w, ca, sca, m, bias, yp, y.stride);
+        }
+        e = cudaGetLastError();
+    }
+    QUANT_CUDA_CHECK(cudaFreeAsync(ws, s));
+    QUANT_CUDA_CHECK(e);
 }
 
 template <class W, class Q>
