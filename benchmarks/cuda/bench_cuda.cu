@@ -9,26 +9,25 @@
 // twice the L2 cache), so weights come from HBM as in a real model; CUDA events around batches
 // of launches after a warm-up; the median of 15 batches. "% copy" = weight bytes / time as a
 // fraction of the copy bandwidth (bytes read + written by cudaMemcpy device-to-device / time).
+#include <cublas_v2.h>
+
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <functional>
 #include <memory>
+#include <quant/cuda.hpp>
 #include <random>
 #include <string>
 #include <vector>
 
-#include <cublas_v2.h>
-
-#include <quant/cuda.hpp>
-
 namespace {
 
-#define BENCH_CUBLAS_CHECK(call)                                                                  \
-    do {                                                                                          \
-        const cublasStatus_t s_ = (call);                                                         \
-        if (s_ != CUBLAS_STATUS_SUCCESS) quant::detail::fail(__FILE__, ":", __LINE__, ": ", #call, \
-                                                             " returned cuBLAS status ", int(s_)); \
+#define BENCH_CUBLAS_CHECK(call)                                                                            \
+    do {                                                                                                    \
+        const cublasStatus_t s_ = (call);                                                                   \
+        if (s_ != CUBLAS_STATUS_SUCCESS)                                                                    \
+            quant::detail::fail(__FILE__, ":", __LINE__, ": ", #call, " returned cuBLAS status ", int(s_)); \
     } while (0)
 
 struct events {
@@ -69,7 +68,8 @@ double copy_bandwidth() {
     const std::size_t n = std::size_t{1} << 30;
     quant::cuda::device_buffer<char> a(n), b(n);
     QUANT_CUDA_CHECK(cudaMemset(a.data(), 1, n));
-    const double us = time_us([&](std::size_t) { QUANT_CUDA_CHECK(cudaMemcpyAsync(b.data(), a.data(), n, cudaMemcpyDeviceToDevice)); }, 1);
+    const double us = time_us(
+        [&](std::size_t) { QUANT_CUDA_CHECK(cudaMemcpyAsync(b.data(), a.data(), n, cudaMemcpyDeviceToDevice)); }, 1);
     return 2.0 * static_cast<double>(n) / (us * 1e-6);
 }
 

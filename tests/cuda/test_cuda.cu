@@ -12,11 +12,10 @@
 #include <cstdint>
 #include <cstdio>
 #include <cstring>
+#include <quant/cuda.hpp>
 #include <random>
 #include <string>
 #include <vector>
-
-#include <quant/cuda.hpp>
 
 namespace {
 
@@ -40,16 +39,21 @@ std::vector<float> gaussian(std::size_t n, std::mt19937_64& rng, float sigma = 1
 
 template <class Q>
 Q from_f(float v) {
-    if constexpr (std::is_same_v<Q, float>) return v;
-    else return Q(v);
+    if constexpr (std::is_same_v<Q, float>)
+        return v;
+    else
+        return Q(v);
 }
 
 // Unit roundoff of the compute dtype.
 double eps_of(quant::dtype t) {
     switch (t) {
-        case quant::dtype::f16: return std::ldexp(1.0, -11);
-        case quant::dtype::bf16: return std::ldexp(1.0, -8);
-        case quant::dtype::f32: break;
+        case quant::dtype::f16:
+            return std::ldexp(1.0, -11);
+        case quant::dtype::bf16:
+            return std::ldexp(1.0, -8);
+        case quant::dtype::f32:
+            break;
     }
     return std::ldexp(1.0, -24);
 }
@@ -62,8 +66,8 @@ std::vector<std::uint8_t> bytes_of(const quant::cuda::device_buffer<Q>& b) {
 }
 
 template <quant::Scheme S, class Q>
-void check_forward(const std::string& label, const quant::QuantizedLinear<S>& host, const quant::cuda::device_linear<S>& dev,
-                   std::size_t m, bool aligned, std::mt19937_64& rng) {
+void check_forward(const std::string& label, const quant::QuantizedLinear<S>& host,
+                   const quant::cuda::device_linear<S>& dev, std::size_t m, bool aligned, std::mt19937_64& rng) {
     // LLM.int8() sums integers: the GPU must reproduce the reference bit for bit
     bool exact = false;
     if constexpr (std::is_same_v<S, quant::AbsmaxInt8>)
@@ -87,7 +91,8 @@ void check_forward(const std::string& label, const quant::QuantizedLinear<S>& ho
     // any order, twice the bound of round-to-nearest (tensor cores truncate while they accumulate)
     quant::row_matrix wr = host.dequantize(), xr = x;  // the operands as rounded to the compute dtype
     for (auto* mat : {&wr, &xr})
-        for (Eigen::Index k = 0; k < mat->size(); ++k) mat->data()[k] = std::fabs(quant::round_to(compute, mat->data()[k]));
+        for (Eigen::Index k = 0; k < mat->size(); ++k)
+            mat->data()[k] = std::fabs(quant::round_to(compute, mat->data()[k]));
     const quant::row_matrix mag = xr * wr.transpose();  // sum_k |x_ik w_ok|
     quant::cuda::device_buffer<Q> dx{std::span<const Q>(xq)};
     quant::cuda::device_buffer<Q> dy(m * ldy);
@@ -102,7 +107,8 @@ void check_forward(const std::string& label, const quant::QuantizedLinear<S>& ho
     for (std::size_t i = 0; i < m; ++i) {
         for (std::size_t o = 0; o < out; ++o) {
             const double r = ref(i, o), g = static_cast<float>(y[i * ldy + o]);
-            const double tol = exact ? 0.0 : 2 * eps * std::fabs(r) + (in + 2) * std::ldexp(1.0, -23) * mag(i, o) + 1e-7;
+            const double tol =
+                exact ? 0.0 : 2 * eps * std::fabs(r) + (in + 2) * std::ldexp(1.0, -23) * mag(i, o) + 1e-7;
             ++checks;
             if (!(std::fabs(g - r) <= tol) && bad++ < 3)
                 fail("%s m=%zu: y[%zu,%zu] = %.9g, reference %.9g (tol %.3g)", label.c_str(), m, i, o, g, r, tol);
@@ -150,18 +156,19 @@ void run_scheme(const std::string& name, const typename S::params& p, std::mt199
         const auto w = gaussian(sh.out * sh.in, rng, 0.05f);
         const auto b = gaussian(sh.out, rng);
         for (bool with_bias : {false, true}) {
-            auto host = quant::QuantizedLinear<S>::from_dense(quant::const_matrix_view<float>(w.data(), sh.out, sh.in),
-                                                              with_bias ? std::span<const float>(b) : std::span<const float>{},
-                                                              p);
-            const std::string base = name + " " + std::to_string(sh.out) + "x" + std::to_string(sh.in) +
-                                     (with_bias ? " bias" : "");
+            auto host = quant::QuantizedLinear<S>::from_dense(
+                quant::const_matrix_view<float>(w.data(), sh.out, sh.in),
+                with_bias ? std::span<const float>(b) : std::span<const float>{}, p);
+            const std::string base =
+                name + " " + std::to_string(sh.out) + "x" + std::to_string(sh.in) + (with_bias ? " bias" : "");
             for (quant::dtype c : {quant::dtype::f32, quant::dtype::f16, quant::dtype::bf16}) {
                 host.set_compute(c);
                 const quant::cuda::device_linear<S> dev(host);
                 const std::string label = base + " x=f32 compute=" + quant::dtype_name(c);
                 for (std::size_t m : ms) check_forward<S, float>(label, host, dev, m, m % 2 == 0, rng);
                 if (c == quant::dtype::f16)
-                    for (std::size_t m : ms) check_forward<S, quant::half>(base + " x=f16", host, dev, m, m % 2 == 1, rng);
+                    for (std::size_t m : ms)
+                        check_forward<S, quant::half>(base + " x=f16", host, dev, m, m % 2 == 1, rng);
                 if (c == quant::dtype::bf16)
                     for (std::size_t m : ms)
                         check_forward<S, quant::bfloat16>(base + " x=bf16", host, dev, m, m % 2 == 1, rng);

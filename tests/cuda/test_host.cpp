@@ -2,11 +2,9 @@
 // argument checks of forward(), and CUDA failures surfacing as quant::error with file:line.
 // Runs with or without a GPU.
 #include <catch2/catch.hpp>
-
+#include <quant/cuda.hpp>
 #include <string>
 #include <vector>
-
-#include <quant/cuda.hpp>
 
 namespace {
 
@@ -37,9 +35,9 @@ TEST_CASE("cuda host: forward arguments are validated before any launch", "[cuda
     const quant::const_matrix_view<float> x(xs.data(), 2, 8, 8, cuda);
     const quant::matrix_view<float> y(ys.data(), 2, 4, 4, cuda);
     CHECK_NOTHROW(check_forward<float>("nf4", 8, 4, quant::dtype::bf16, x, y));
-    CHECK_THROWS_WITH(check_forward<float>("nf4", 8, 4, quant::dtype::f32,
-                                           quant::const_matrix_view<float>(xs.data(), 2, 8), y),
-                      Catch::Contains("device memory"));
+    CHECK_THROWS_WITH(
+        check_forward<float>("nf4", 8, 4, quant::dtype::f32, quant::const_matrix_view<float>(xs.data(), 2, 8), y),
+        Catch::Contains("device memory"));
     CHECK_THROWS_WITH(check_forward<float>("nf4", 9, 4, quant::dtype::f32, x, y), Catch::Contains("8 features"));
     CHECK_THROWS_WITH(check_forward<float>("nf4", 8, 5, quant::dtype::f32, x, y), Catch::Contains("expected 2x5"));
     CHECK_THROWS_WITH(check_forward<float>("nf4", 8, 4, quant::dtype::f32, x,

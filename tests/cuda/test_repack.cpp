@@ -1,15 +1,13 @@
 // Host side of the CUDA backend, on the CPU: the repacked device layouts decoded with the
 // kernels' own decode_chunk must equal the scheme's reference dequantization bit for bit, and
 // the row padding must decode to exactly 0 (the kernels multiply it with zeroed activations).
-#include <catch2/catch.hpp>
-
 #include <bit>
+#include <catch2/catch.hpp>
 #include <cstdint>
-#include <random>
-#include <vector>
-
 #include <quant/cuda/repack.hpp>
 #include <quant/quant.hpp>
+#include <random>
+#include <vector>
 
 namespace {
 
@@ -35,13 +33,15 @@ void check_repack(std::size_t rows, std::size_t cols, const typename S::params& 
         REQUIRE(got.size() >= cols);
         for (std::size_t c = 0; c < got.size(); ++c) {
             INFO(S::name << " " << rows << "x" << cols << " row " << r << " col " << c);
-            if (c < cols) REQUIRE(std::bit_cast<std::uint32_t>(got[c]) == std::bit_cast<std::uint32_t>(ref[c]));
-            else REQUIRE(got[c] == 0.0f);  // +0 or -0 (int4's scale is negative for a positive maximum)
+            if (c < cols)
+                REQUIRE(std::bit_cast<std::uint32_t>(got[c]) == std::bit_cast<std::uint32_t>(ref[c]));
+            else
+                REQUIRE(got[c] == 0.0f);  // +0 or -0 (int4's scale is negative for a positive maximum)
         }
     }
 }
 
-const std::vector<std::pair<std::size_t, std::size_t>> shapes = {{1, 1},   {3, 17},  {17, 33}, {5, 64}, {4, 100},
+const std::vector<std::pair<std::size_t, std::size_t>> shapes = {{1, 1},   {3, 17},  {17, 33}, {5, 64},  {4, 100},
                                                                  {2, 257}, {7, 130}, {3, 96},  {2, 1031}};
 
 }  // namespace
@@ -51,13 +51,15 @@ TEMPLATE_TEST_CASE("cuda repack: bnb 4-bit layouts decode like the reference", "
     std::uint64_t seed = 1;
     for (auto [rows, cols] : shapes)
         for (std::size_t block : {32, 64, 128, 4096})
-            for (bool dq : {false, true}) check_repack<TestType>(rows, cols, {.block = block, .double_quant = dq}, seed++);
+            for (bool dq : {false, true})
+                check_repack<TestType>(rows, cols, {.block = block, .double_quant = dq}, seed++);
 }
 
 TEST_CASE("cuda repack: int4 layout decodes like the reference", "[cuda][repack]") {
     std::uint64_t seed = 100;
     for (auto [rows, cols] : shapes)
-        for (std::size_t block : {32, 64, 128}) check_repack<quant::BlockwiseInt4>(rows, cols, {.block = block}, seed++);
+        for (std::size_t block : {32, 64, 128})
+            check_repack<quant::BlockwiseInt4>(rows, cols, {.block = block}, seed++);
 }
 
 TEST_CASE("cuda repack: int8 layout decodes like the reference", "[cuda][repack]") {
@@ -68,8 +70,8 @@ TEST_CASE("cuda repack: int8 layout decodes like the reference", "[cuda][repack]
 TEST_CASE("cuda repack: a chunk that straddles two bnb blocks takes each block's scale", "[cuda][repack]") {
     // 3 x 17 with block 32: row 1 starts at flat index 17, so its first chunk crosses flat 32.
     const auto w = gaussian(3 * 17, 7);
-    const auto t = quant::QuantizedTensor<quant::NF4>::quantize(quant::const_matrix_view<float>(w.data(), 3, 17),
-                                                               {.block = 32});
+    const auto t =
+        quant::QuantizedTensor<quant::NF4>::quantize(quant::const_matrix_view<float>(w.data(), 3, 17), {.block = 32});
     const auto h = quant::cuda::repack(t);
     const auto v = h.view();
     const auto s = v.scales_of_chunk(1, 0, v.tables);

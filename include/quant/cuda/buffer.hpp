@@ -1,12 +1,12 @@
 // device_buffer<T>: an owning, move-only array in GPU memory (cudaMalloc / cudaFree).
 #pragma once
 
+#include <cuda_runtime_api.h>
+
 #include <cstddef>
 #include <span>
 #include <utility>
 #include <vector>
-
-#include <cuda_runtime_api.h>
 
 #include "check.hpp"
 

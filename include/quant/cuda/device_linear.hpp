@@ -10,13 +10,13 @@
 // with any C++ compiler and links CUDA::cudart (target quant::cuda).
 #pragma once
 
+#include <cuda_runtime_api.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <span>
 #include <type_traits>
 #include <vector>
-
-#include <cuda_runtime_api.h>
 
 #include "../backends/backend.hpp"
 #include "../error.hpp"
@@ -129,7 +129,8 @@ public:
     // y [m, out] = x [m, in] . W^T + bias, enqueued on `stream` (device pointers; y must not overlap x).
     template <class Q>
     void forward(const_matrix_view<Q> x, matrix_view<Q> y, cudaStream_t stream = nullptr) const {
-        static_assert(detail::is_activation_type_v<Q>, "quant::cuda: activations are float, quant::half or quant::bfloat16");
+        static_assert(detail::is_activation_type_v<Q>,
+                      "quant::cuda: activations are float, quant::half or quant::bfloat16");
 #if defined(__CUDACC__)
         detail::check_forward(S::name, in_features(), out_features(), opt_.compute, x, y);
         if (x.rows == 0) return;
@@ -155,7 +156,8 @@ public:
     // out [out_features, in_features] = the dequantized weight, rounded to Q (device memory).
     template <class Q>
     void dequantize(matrix_view<Q> out, cudaStream_t stream = nullptr) const {
-        static_assert(detail::is_activation_type_v<Q>, "quant::cuda: dequantize to float, quant::half or quant::bfloat16");
+        static_assert(detail::is_activation_type_v<Q>,
+                      "quant::cuda: dequantize to float, quant::half or quant::bfloat16");
 #if defined(__CUDACC__)
         quant::detail::check(out.device == device_kind::cuda && out.data, S::name, ": dequantize needs device memory");
         quant::detail::check(out.rows == out_features() && out.cols == in_features() && out.stride >= out.cols, S::name,
@@ -192,8 +194,8 @@ private:
         w_.tables = tables_.data();
     }
     void upload(const int8_host& h) {
-        codes_ = device_buffer<std::uint8_t>(std::span<const std::uint8_t>(
-            reinterpret_cast<const std::uint8_t*>(h.codes.data()), h.codes.size()));
+        codes_ = device_buffer<std::uint8_t>(
+            std::span<const std::uint8_t>(reinterpret_cast<const std::uint8_t*>(h.codes.data()), h.codes.size()));
         scales_ = device_buffer<float>(std::span<const float>(h.scb));
         w_ = h.meta;
         w_.codes = reinterpret_cast<const std::int8_t*>(codes_.data());

@@ -71,11 +71,11 @@ struct packed4_weights {
     std::size_t rows = 0, cols = 0, ld = 0;
     scale_kind kind = scale_kind::flat_block;
     unsigned block = 64, log2_block = 6;
-    std::size_t blocks = 0;                // scale entries: flat blocks, or rows * blocks_per_row
-    const float* scales = nullptr;         // absmax [blocks] or int4 scales [rows, blocks_per_row]
-    const std::uint8_t* qscales = nullptr; // flat_block_dq: absmax codes [blocks]
-    const float* nested = nullptr;         // flat_block_dq: [ceil(blocks / 256)]
-    float offset = 0.0f;                   // flat_block_dq
+    std::size_t blocks = 0;                 // scale entries: flat blocks, or rows * blocks_per_row
+    const float* scales = nullptr;          // absmax [blocks] or int4 scales [rows, blocks_per_row]
+    const std::uint8_t* qscales = nullptr;  // flat_block_dq: absmax codes [blocks]
+    const float* nested = nullptr;          // flat_block_dq: [ceil(blocks / 256)]
+    float offset = 0.0f;                    // flat_block_dq
     // tables (device memory for kernels, which copy them to shared memory first):
     // [0, 16) value of each code, [16, 272) the signed dynamic map (flat_block_dq only)
     const float* tables = nullptr;
@@ -109,13 +109,15 @@ struct packed4_weights {
     }
 
     // Code of element j (0..31) of a chunk held as four 32-bit words.
-    static QUANT_HD unsigned code(const std::uint32_t (&w)[4], unsigned j) { return (w[j >> 3] >> (4 * (j & 7))) & 15u; }
+    static QUANT_HD unsigned code(const std::uint32_t (&w)[4], unsigned j) {
+        return (w[j >> 3] >> (4 * (j & 7))) & 15u;
+    }
 
     // The 32 float32 values of the chunk of row r at column c0; raw = the chunk's 16 bytes.
     QUANT_HD void decode_chunk(std::size_t r, std::size_t c0, const std::uint32_t (&raw)[4], const float* tab,
                                float (&out)[chunk]) const {
         const chunk_scales s = scales_of_chunk(r, c0, tab);
-QUANT_UNROLL
+        QUANT_UNROLL
         for (unsigned j = 0; j < chunk; ++j) out[j] = mul_rn(tab[code(raw, j)], s[j]);
     }
 };
@@ -125,15 +127,15 @@ struct int8_weights {
     static constexpr unsigned chunk = 16;
     const std::int8_t* codes = nullptr;  // [rows, ld]
     std::size_t rows = 0, cols = 0, ld = 0;
-    const float* scb = nullptr;          // [rows]
-    const float* tables = nullptr;       // unused (no table); keeps the kernels' interface uniform
+    const float* scb = nullptr;     // [rows]
+    const float* tables = nullptr;  // unused (no table); keeps the kernels' interface uniform
     static constexpr unsigned table_size = 0;
     static constexpr float inv127 = 7.874015718698502e-3f;  // AbsmaxInt8::inv127
 
     QUANT_HD void decode_chunk(std::size_t r, std::size_t /*c0*/, const std::uint32_t (&raw)[4], const float* /*tab*/,
                                float (&out)[chunk]) const {
         const float s = scb[r];
-QUANT_UNROLL
+        QUANT_UNROLL
         for (unsigned j = 0; j < chunk; ++j) {
             const auto q = static_cast<std::int8_t>((raw[j >> 2] >> (8 * (j & 3))) & 0xffu);
             out[j] = mul_rn(mul_rn(static_cast<float>(q), s), inv127);

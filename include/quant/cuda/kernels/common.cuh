@@ -6,12 +6,12 @@
 #error "quant/cuda/kernels/*.cuh are CUDA sources: include them from a .cu file compiled by nvcc"
 #endif
 
+#include <cuda_bf16.h>
+#include <cuda_fp16.h>
+
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
-
-#include <cuda_bf16.h>
-#include <cuda_fp16.h>
 
 #include "../../numeric/half.hpp"
 
@@ -45,17 +45,23 @@ __device__ __forceinline__ float to_float(__nv_bfloat16 v) { return __bfloat162f
 
 template <class T>
 __device__ __forceinline__ T from_float(float v) {
-    if constexpr (std::is_same_v<T, __half>) return __float2half_rn(v);
-    else if constexpr (std::is_same_v<T, __nv_bfloat16>) return __float2bfloat16_rn(v);
-    else return v;
+    if constexpr (std::is_same_v<T, __half>)
+        return __float2half_rn(v);
+    else if constexpr (std::is_same_v<T, __nv_bfloat16>)
+        return __float2bfloat16_rn(v);
+    else
+        return v;
 }
 
 // What a float becomes when the computation is carried out in dtype C (quant::round_to).
 template <dtype C>
 __device__ __forceinline__ float round_to(float v) {
-    if constexpr (C == dtype::f16) return __half2float(__float2half_rn(v));
-    else if constexpr (C == dtype::bf16) return __bfloat162float(__float2bfloat16_rn(v));
-    else return v;
+    if constexpr (C == dtype::f16)
+        return __half2float(__float2half_rn(v));
+    else if constexpr (C == dtype::bf16)
+        return __bfloat162float(__float2bfloat16_rn(v));
+    else
+        return v;
 }
 
 // The 16 bytes at p (16-byte aligned), read through the non-coherent cache: weights are read-only.

@@ -56,13 +56,13 @@ struct gemm_tile {
 // splits == 1: y = acc + bias, rounded.  splits > 1: part[z][m][out] = float32 partial sums of
 // the z-th range of in (ranges of k_per_split columns), finished by gemm_reduce_kernel.
 template <class W, class T, dtype C, int BM>
-__global__ void __launch_bounds__(128) gemm_kernel(W w, const T* x, std::size_t ldx, T* y, std::size_t ldy,
-                                                   const float* bias, std::size_t m, std::size_t k_per_split,
-                                                   float* part) {
+__global__ void __launch_bounds__(128)
+    gemm_kernel(W w, const T* x, std::size_t ldx, T* y, std::size_t ldy, const float* bias, std::size_t m,
+                std::size_t k_per_split, float* part) {
     static_assert(C == dtype::f16 || C == dtype::bf16, "quant::cuda: the tensor-core GEMM computes in f16 or bf16");
     using E = std::conditional_t<C == dtype::f16, __half, __nv_bfloat16>;
     using tile = gemm_tile<BM>;
-    constexpr int BN = gemm_bn, BK = gemm_bk, LDS = BK + 8;  // +8: no bank conflicts on fragments
+    constexpr int BN = gemm_bn, BK = gemm_bk, LDS = BK + 8;   // +8: no bank conflicts on fragments
     constexpr int per_row = BK / static_cast<int>(W::chunk);  // weight chunks per tile row
     constexpr int XN = tile::x_per_thread;
     __shared__ float tab[W::table_size > 0 ? W::table_size : 1];
@@ -79,7 +79,7 @@ __global__ void __launch_bounds__(128) gemm_kernel(W w, const T* x, std::size_t 
 
     for (std::size_t k0 = k_begin; k0 < k_end; k0 += BK) {
         __syncthreads();  // tables loaded; previous step's fragments consumed
-        {  // x tile: each thread XN consecutive values of one row (zero past k_end: another split's)
+        {                 // x tile: each thread XN consecutive values of one row (zero past k_end: another split's)
             const int ar = tid / (BK / XN), ac = (tid % (BK / XN)) * XN;
             float v[XN];
             if (m0 + ar < m) {

@@ -46,7 +46,8 @@ __global__ void __launch_bounds__(gemv_warps * 32)
         for (int u = 0; u < U; ++u)
 #pragma unroll
             for (int rr = 0; rr < R; ++rr)
-                if (rr < rows_here && k0 + 32 * u < chunks) load16(codes + (r0 + rr) * w.ld + (k0 + 32 * u) * 16, raw[u][rr]);
+                if (rr < rows_here && k0 + 32 * u < chunks)
+                    load16(codes + (r0 + rr) * w.ld + (k0 + 32 * u) * 16, raw[u][rr]);
 #pragma unroll
         for (int u = 0; u < U; ++u) {
             const std::size_t k = k0 + 32 * u;

@@ -2,13 +2,13 @@
 // arguments are validated by device_linear before they get here.
 #pragma once
 
+#include <cuda_runtime.h>
+
 #include <algorithm>
 #include <cstddef>
 
-#include <cuda_runtime.h>
-
-#include "../check.hpp"
 #include "../../tensor/view.hpp"
+#include "../check.hpp"
 #include "dequantize.cuh"
 #include "gemm.cuh"
 #include "gemv.cuh"
@@ -35,16 +35,20 @@ void launch_gemv(const W& w, const T* x, std::size_t ldx, T* y, std::size_t ldy,
         const int mm = static_cast<int>(std::min(gemv_max_rows, m - i0));
         const T* xi = x + i0 * ldx;
         T* yi = y + i0 * ldy;
-        if (mm == 1) launch_gemv_rows<W, T, C, 1>(w, xi, ldx, yi, ldy, bias, mm, s);
-        else if (mm == 2) launch_gemv_rows<W, T, C, 2>(w, xi, ldx, yi, ldy, bias, mm, s);
-        else if (mm <= 4) launch_gemv_rows<W, T, C, 4>(w, xi, ldx, yi, ldy, bias, mm, s);
-        else launch_gemv_rows<W, T, C, 8>(w, xi, ldx, yi, ldy, bias, mm, s);
+        if (mm == 1)
+            launch_gemv_rows<W, T, C, 1>(w, xi, ldx, yi, ldy, bias, mm, s);
+        else if (mm == 2)
+            launch_gemv_rows<W, T, C, 2>(w, xi, ldx, yi, ldy, bias, mm, s);
+        else if (mm <= 4)
+            launch_gemv_rows<W, T, C, 4>(w, xi, ldx, yi, ldy, bias, mm, s);
+        else
+            launch_gemv_rows<W, T, C, 8>(w, xi, ldx, yi, ldy, bias, mm, s);
     }
 }
 
 template <class W, class T, dtype C, int BM>
-void launch_gemm_tiles(const W& w, const T* x, std::size_t ldx, T* y, std::size_t ldy, const float* bias,
-                       std::size_t m, cudaStream_t s) {
+void launch_gemm_tiles(const W& w, const T* x, std::size_t ldx, T* y, std::size_t ldy, const float* bias, std::size_t m,
+                       cudaStream_t s) {
     const std::size_t tiles_n = (w.rows + gemm_bn - 1) / gemm_bn, tiles_m = (m + BM - 1) / BM;
     // split-k: enough blocks for two per SM, each split keeping at least 8 steps of gemm_bk
     int dev = 0, sms = 1;
@@ -79,8 +83,10 @@ void launch_gemm_tiles(const W& w, const T* x, std::size_t ldx, T* y, std::size_
 template <class W, class T, dtype C>
 void launch_gemm(const W& w, const T* x, std::size_t ldx, T* y, std::size_t ldy, const float* bias, std::size_t m,
                  cudaStream_t s) {
-    if (m <= 16) launch_gemm_tiles<W, T, C, 16>(w, x, ldx, y, ldy, bias, m, s);
-    else launch_gemm_tiles<W, T, C, 64>(w, x, ldx, y, ldy, bias, m, s);
+    if (m <= 16)
+        launch_gemm_tiles<W, T, C, 16>(w, x, ldx, y, ldy, bias, m, s);
+    else
+        launch_gemm_tiles<W, T, C, 64>(w, x, ldx, y, ldy, bias, m, s);
 }
 
 // y = x . W^T + bias with quant's element type Q (float, quant::half, quant::bfloat16).
@@ -94,16 +100,23 @@ void launch_linear(const W& w, const float* bias, const_matrix_view<Q> x, matrix
         if constexpr (C == dtype::f32) {
             launch_gemv<W, T, C>(w, xp, x.stride, yp, y.stride, bias, x.rows, s);
         } else {
-            if (x.rows <= gemv_max_rows || !tensor_cores) launch_gemv<W, T, C>(w, xp, x.stride, yp, y.stride, bias, x.rows, s);
-            else launch_gemm<W, T, C>(w, xp, x.stride, yp, y.stride, bias, x.rows, s);
+            if (x.rows <= gemv_max_rows || !tensor_cores)
+                launch_gemv<W, T, C>(w, xp, x.stride, yp, y.stride, bias, x.rows, s);
+            else
+                launch_gemm<W, T, C>(w, xp, x.stride, yp, y.stride, bias, x.rows, s);
         }
     };
     // the compute dtype of half/bfloat16 activations is their own (checked by the caller)
-    if constexpr (std::is_same_v<Q, quant::half>) run.template operator()<dtype::f16>();
-    else if constexpr (std::is_same_v<Q, quant::bfloat16>) run.template operator()<dtype::bf16>();
-    else if (compute == dtype::f16) run.template operator()<dtype::f16>();
-    else if (compute == dtype::bf16) run.template operator()<dtype::bf16>();
-    else run.template operator()<dtype::f32>();
+    if constexpr (std::is_same_v<Q, quant::half>)
+        run.template operator()<dtype::f16>();
+    else if constexpr (std::is_same_v<Q, quant::bfloat16>)
+        run.template operator()<dtype::bf16>();
+    else if (compute == dtype::f16)
+        run.template operator()<dtype::f16>();
+    else if (compute == dtype::bf16)
+        run.template operator()<dtype::bf16>();
+    else
+        run.template operator()<dtype::f32>();
 }
 
 // LLM.int8(): quantize the activations (stream-ordered workspace), then the int8 GEMV.
@@ -117,8 +130,8 @@ void launch_int8_rowwise(const int8_weights& w, const float* bias, const_matrix_
     QUANT_CUDA_CHECK(cudaMallocAsync(&ws, ca_bytes + m * sizeof(float), s));
     auto* ca = static_cast<std::int8_t*>(ws);
     auto* sca = reinterpret_cast<float*>(static_cast<char*>(ws) + ca_bytes);
-    quantize_rows_kernel<T><<<static_cast<unsigned>(m), 256, 0, s>>>(reinterpret_cast<const T*>(x.data), x.stride,
-                                                                     w.cols, w.ld, ca, sca);
+    quantize_rows_kernel<T>
+        <<<static_cast<unsigned>(m), 256, 0, s>>>(reinterpret_cast<const T*>(x.data), x.stride, w.cols, w.ld, ca, sca);
     cudaError_t e = cudaGetLastError();
     if (e == cudaSuccess) {
         const dim3 grid(static_cast<unsigned>((w.rows + i8_gemv_warps - 1) / i8_gemv_warps),
