@@ -111,6 +111,31 @@ result bench_cublas(cublasHandle_t h, cudaDataType_t type, const char* name, std
     return {name, us, wbytes};
 }
 
+// The targets of BENCHMARKS.md, checked against this run (reported, not enforced).
+std::size_t targets_checked = 0;
+std::vector<std::string> targets_missed;
+
+void check_target(std::size_t out, std::size_t in, std::size_t m, const result& e, double cublas_fp16_us,
+                  double copy_bw) {
+    const double speedup = cublas_fp16_us / e.us;
+    const double copy_fraction = static_cast<double>(e.bytes) / (e.us * 1e-6) / copy_bw;
+    auto expect = [&](bool ok, const char* what) {
+        ++targets_checked;
+        if (!ok)
+            targets_missed.push_back(std::to_string(out) + "x" + std::to_string(in) + " m=" + std::to_string(m) + " " +
+                                     e.name + ": " + what + " (speedup " + std::to_string(speedup) + ", copy bw " +
+                                     std::to_string(100 * copy_fraction) + "%)");
+    };
+    const bool nf4 = e.name == "NF4 fp16", int4 = e.name == "int4 fp16", int8 = e.name == "int8 fp16";
+    if (m == 1 && nf4) {
+        expect(copy_fraction >= 0.85, ">= 85% of the copy bandwidth");
+        expect(speedup >= 3.3, ">= 3.3x cuBLAS fp16");
+    }
+    if (m == 1 && int8) expect(speedup >= 1.8, ">= 1.8x cuBLAS fp16");
+    if (m == 16 && (nf4 || int4)) expect(speedup >= 3.0, ">= 3x cuBLAS fp16");
+    if (m == 128 && (nf4 || int4 || int8)) expect(speedup >= 1.0, "not slower than cuBLAS fp16");
+}
+
 // Enough uploaded copies of one layer to exceed twice the L2 cache.
 template <quant::Scheme S>
 using device_copies = std::vector<std::unique_ptr<quant::cuda::device_linear<S>>>;
@@ -192,11 +217,14 @@ int main(int argc, char** argv) {
                     const double gbs = static_cast<double>(e.bytes) / (e.us * 1e-6) / 1e9;
                     std::printf("| %zux%zu | %zu | %s | %.1f | %.2fx | %.0f | %.0f%% |\n", sh.out, sh.in, m,
                                 e.name.c_str(), e.us, r[0].us / e.us, gbs, 100.0 * gbs * 1e9 / bw);
+                    check_target(sh.out, sh.in, m, e, r[0].us, bw);
                 }
                 std::fflush(stdout);
             }
         }
         cublasDestroy(h);
+        std::printf("\nTargets (BENCHMARKS.md): %zu checked, %zu missed\n", targets_checked, targets_missed.size());
+        for (const auto& t : targets_missed) std::printf("  missed: %s\n", t.c_str());
     } catch (const std::exception& e) {
         std::fprintf(stderr, "error: %s\n", e.what());
         return 1;

@@ -77,6 +77,7 @@ inline std::uint8_t code_of_zero(const std::array<float, packed4_weights::table_
 template <class Traits>
 packed4_host repack(const QuantizedTensor<Bnb4bit<Traits>>& t) {
     using S = Bnb4bit<Traits>;
+    static_assert(S::nested_block == 256, "packed4_weights::scale_entry indexes the nested absmax with b >> 8");
     const auto& st = t.data();
     packed4_host h;
     auto& m = h.meta;
