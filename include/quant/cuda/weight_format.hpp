@@ -108,23 +108,36 @@ struct packed4_weights {
         return s;
     }
 
-    // Code of element j (0..31) of a chunk held as four 32-bit words.
-    static QUANT_HD unsigned code(const std::uint32_t (&w)[4], unsigned j) {
-        return (w[j >> 3] >> (4 * (j & 7))) & 15u;
+    // A chunk decodes word by word (8 codes per 32-bit word), so a kernel can keep 8 values live
+    // instead of 32. Word q of a chunk holds elements 8q .. 8q+7, element 8q+i in bits 4i..4i+3.
+    static constexpr unsigned per_word = 8;
+    using scale_type = chunk_scales;
+    QUANT_HD scale_type chunk_scale(std::size_t r, std::size_t c0, const float* tab) const {
+        return scales_of_chunk(r, c0, tab);
+    }
+    QUANT_HD void decode_word(const scale_type& s, std::uint32_t word, unsigned q, const float* tab,
+                              float (&out)[per_word]) const {
+        QUANT_UNROLL
+        for (unsigned i = 0; i < per_word; ++i) out[i] = mul_rn(tab[(word >> (4 * i)) & 15u], s[q * per_word + i]);
     }
 
     // The 32 float32 values of the chunk of row r at column c0; raw = the chunk's 16 bytes.
     QUANT_HD void decode_chunk(std::size_t r, std::size_t c0, const std::uint32_t (&raw)[4], const float* tab,
                                float (&out)[chunk]) const {
-        const chunk_scales s = scales_of_chunk(r, c0, tab);
+        const scale_type s = chunk_scale(r, c0, tab);
         QUANT_UNROLL
-        for (unsigned j = 0; j < chunk; ++j) out[j] = mul_rn(tab[code(raw, j)], s[j]);
+        for (unsigned q = 0; q < 4; ++q) {
+            float v[per_word];
+            decode_word(s, raw[q], q, tab, v);
+            QUANT_UNROLL
+            for (unsigned i = 0; i < per_word; ++i) out[q * per_word + i] = v[i];
+        }
     }
 };
 
 // Kernel-side view of int8 weights.
 struct int8_weights {
-    static constexpr unsigned chunk = 16;
+    static constexpr unsigned chunk = 16, per_word = 4;
     const std::int8_t* codes = nullptr;  // [rows, ld]
     std::size_t rows = 0, cols = 0, ld = 0;
     const float* scb = nullptr;     // [rows]
@@ -132,13 +145,25 @@ struct int8_weights {
     static constexpr unsigned table_size = 0;
     static constexpr float inv127 = 7.874015718698502e-3f;  // AbsmaxInt8::inv127
 
-    QUANT_HD void decode_chunk(std::size_t r, std::size_t /*c0*/, const std::uint32_t (&raw)[4], const float* /*tab*/,
-                               float (&out)[chunk]) const {
-        const float s = scb[r];
+    using scale_type = float;
+    QUANT_HD scale_type chunk_scale(std::size_t r, std::size_t /*c0*/, const float* /*tab*/) const { return scb[r]; }
+    QUANT_HD void decode_word(scale_type s, std::uint32_t word, unsigned /*q*/, const float* /*tab*/,
+                              float (&out)[per_word]) const {
         QUANT_UNROLL
-        for (unsigned j = 0; j < chunk; ++j) {
-            const auto q = static_cast<std::int8_t>((raw[j >> 2] >> (8 * (j & 3))) & 0xffu);
-            out[j] = mul_rn(mul_rn(static_cast<float>(q), s), inv127);
+        for (unsigned i = 0; i < per_word; ++i) {
+            const auto code = static_cast<std::int8_t>((word >> (8 * i)) & 0xffu);
+            out[i] = mul_rn(mul_rn(static_cast<float>(code), s), inv127);
+        }
+    }
+    QUANT_HD void decode_chunk(std::size_t r, std::size_t c0, const std::uint32_t (&raw)[4], const float* tab,
+                               float (&out)[chunk]) const {
+        const scale_type s = chunk_scale(r, c0, tab);
+        QUANT_UNROLL
+        for (unsigned q = 0; q < 4; ++q) {
+            float v[per_word];
+            decode_word(s, raw[q], q, tab, v);
+            QUANT_UNROLL
+            for (unsigned i = 0; i < per_word; ++i) out[q * per_word + i] = v[i];
         }
     }
 };

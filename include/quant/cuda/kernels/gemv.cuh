@@ -3,11 +3,12 @@
 // Organisation (the one of bitsandbytes' kgemm_4bit_inference_naive, generic over formats): a
 // warp owns gemv_rows_per_warp output rows; each lane streams 16-byte chunks of those rows (32
 // weights for 4-bit, 16 for int8) with vector loads, gemv_chunks_in_flight chunks per row issued
-// before any is used (to keep enough bytes in flight for HBM), decodes them in registers
-// (codebook from shared memory, block scale on the fly, double-quantized absmax included),
-// rounds them to the compute dtype C and multiplies with the MT activation rows in float32; each
-// activation chunk is loaded once for all rows of the warp. A warp shuffle reduces; lane 0 adds
-// the bias. Semantics: backends/reference.hpp (x and W rounded to C, float32 accumulation).
+// before any is used (to keep enough bytes in flight for HBM). It decodes them in registers one
+// 32-bit word at a time (codebook from shared memory, block scale on the fly, double-quantized
+// absmax included), rounds them to the compute dtype C and multiplies with the MT activation rows
+// in float32; each activation word is loaded once for all rows of the warp. A warp shuffle
+// reduces; lane 0 adds the bias. Semantics: backends/reference.hpp (x and W rounded to C, float32
+// accumulation).
 #pragma once
 
 #include "../weight_format.hpp"
@@ -53,27 +54,36 @@ __global__ void __launch_bounds__(gemv_warps * 32)
             const std::size_t k = k0 + 32 * u;
             if (k >= chunks) break;
             const std::size_t c0 = k * N;
-            float wv[R][N];
+            typename W::scale_type sc[R];
 #pragma unroll
-            for (int rr = 0; rr < R; ++rr) {
-                if (rr < rows_here) {
-                    w.decode_chunk(r0 + rr, c0, raw[u][rr], tab, wv[rr]);
+            for (int rr = 0; rr < R; ++rr)
+                if (rr < rows_here) sc[rr] = w.chunk_scale(r0 + rr, c0, tab);
+            // word by word (8 weights for 4-bit, 4 for int8): few values live at a time
 #pragma unroll
-                    for (unsigned j = 0; j < N; ++j) wv[rr][j] = round_to<C>(wv[rr][j]);
-                } else {
+            for (unsigned q = 0; q < 4; ++q) {
+                constexpr unsigned P = W::per_word;
+                float wv[R][P];
 #pragma unroll
-                    for (unsigned j = 0; j < N; ++j) wv[rr][j] = 0.0f;
+                for (int rr = 0; rr < R; ++rr) {
+                    if (rr < rows_here) {
+                        w.decode_word(sc[rr], raw[u][rr][q], q, tab, wv[rr]);
+#pragma unroll
+                        for (unsigned j = 0; j < P; ++j) wv[rr][j] = round_to<C>(wv[rr][j]);
+                    } else {
+#pragma unroll
+                        for (unsigned j = 0; j < P; ++j) wv[rr][j] = 0.0f;
+                    }
                 }
-            }
 #pragma unroll
-            for (int i = 0; i < MT; ++i) {
-                if (i < m) {
-                    float xv[N];
-                    load_x<C>(x + static_cast<std::size_t>(i) * ldx, c0, w.cols, xv);
+                for (int i = 0; i < MT; ++i) {
+                    if (i < m) {
+                        float xv[P];
+                        load_x<C>(x + static_cast<std::size_t>(i) * ldx, c0 + q * P, w.cols, xv);
 #pragma unroll
-                    for (int rr = 0; rr < R; ++rr)
+                        for (int rr = 0; rr < R; ++rr)
 #pragma unroll
-                        for (unsigned j = 0; j < N; ++j) acc[rr][i] = fmaf(xv[j], wv[rr][j], acc[rr][i]);
+                            for (unsigned j = 0; j < P; ++j) acc[rr][i] = fmaf(xv[j], wv[rr][j], acc[rr][i]);
+                    }
                 }
             }
         }
