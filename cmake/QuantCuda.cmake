@@ -25,7 +25,7 @@ if(QUANT_CUDA_KERNELS)
   endif()
   enable_language(CUDA)
   # C++20 by flag: CMake 3.25 does not know nvcc 13's dialect flags (CMAKE_CUDA_STANDARD fails)
-  set(QUANT_NVCC_FLAGS -std=c++20 -Werror all-warnings -lineinfo)
+  set(QUANT_NVCC_FLAGS -std=c++20 -Werror all-warnings -Xcompiler=-Wall,-Wextra,-Werror -lineinfo)
   add_subdirectory(benchmarks/cuda)
 endif()
 endif()  # QUANT_CUDA

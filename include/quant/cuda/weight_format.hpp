@@ -27,9 +27,12 @@
 
 #if defined(__CUDACC__)
 #define QUANT_HD __host__ __device__ __forceinline__
-#define QUANT_UNROLL _Pragma("unroll")
 #else
 #define QUANT_HD inline
+#endif
+#if defined(__CUDA_ARCH__)  // device pass only: host compilers warn about the unknown pragma
+#define QUANT_UNROLL _Pragma("unroll")
+#else
 #define QUANT_UNROLL
 #endif
 
