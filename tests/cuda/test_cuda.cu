@@ -198,13 +198,11 @@ void check_errors() {
 }  // namespace
 
 int main() {
-    int n = 0;
-    QUANT_CUDA_CHECK(cudaGetDeviceCount(&n));
-    cudaDeviceProp prop{};
-    QUANT_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
-    std::printf("device: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
     std::mt19937_64 rng(20261125);
     try {
+        cudaDeviceProp prop{};
+        QUANT_CUDA_CHECK(cudaGetDeviceProperties(&prop, 0));
+        std::printf("device: %s (sm_%d%d)\n", prop.name, prop.major, prop.minor);
         check_errors();
         run_scheme<quant::NF4>("nf4 block 64", {.block = 64}, rng);
         run_scheme<quant::NF4>("nf4 block 64 double-quant", {.block = 64, .double_quant = true}, rng);
