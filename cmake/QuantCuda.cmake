@@ -9,6 +9,8 @@ target_link_libraries(quant_cuda INTERFACE quant::quant CUDA::cudart)
 # Eigen marks its functions __host__ __device__ under nvcc, which warns about its defaulted
 # members; quant never uses Eigen in device code.
 target_compile_definitions(quant_cuda INTERFACE $<$<COMPILE_LANGUAGE:CUDA>:EIGEN_NO_CUDA>)
+# The headers are C++20. By flag, not cuda_std_20: CMake 3.25 does not know nvcc 13's dialect flags.
+target_compile_options(quant_cuda INTERFACE $<$<COMPILE_LANGUAGE:CUDA>:-std=c++20>)
 
 if(QUANT_INSTALL)
   install(TARGETS quant_cuda EXPORT quantCudaTargets)
@@ -24,8 +26,8 @@ if(QUANT_CUDA_KERNELS)
     set(CMAKE_CUDA_COMPILER "${CUDAToolkit_BIN_DIR}/nvcc")
   endif()
   enable_language(CUDA)
-  # C++20 by flag: CMake 3.25 does not know nvcc 13's dialect flags (CMAKE_CUDA_STANDARD fails)
-  set(QUANT_NVCC_FLAGS -std=c++20 -Werror all-warnings -Xcompiler=-Wall,-Wextra,-Werror -lineinfo)
+  # (-std=c++20 comes from quant::cuda)
+  set(QUANT_NVCC_FLAGS -Werror all-warnings -Xcompiler=-Wall,-Wextra,-Werror -lineinfo)
   add_subdirectory(benchmarks/cuda)
 endif()
 endif()  # QUANT_CUDA
