@@ -33,3 +33,16 @@ run_build asan -DCMAKE_BUILD_TYPE=Debug -DQUANT_PACKAGING_TESTS=OFF \
   "-DCMAKE_CXX_FLAGS=-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 run_build avx2 -DCMAKE_BUILD_TYPE=Release -DQUANT_ARCH=avx2 -DQUANT_PACKAGING_TESTS=OFF
 run_build release -DCMAKE_BUILD_TYPE=Release
+
+# CUDA kernels: compiled (not run: CI has no GPU) for sm_80 and sm_90 when nvcc is available.
+# The host-side CUDA tests (cuda-repack, cuda-host) already ran in the builds above.
+# On a GPU machine, scripts/gpu_check.sh builds, runs and benchmarks them.
+nvcc=$(command -v nvcc || echo /usr/local/cuda/bin/nvcc)
+if [ -x "$nvcc" ]; then
+  echo "== build/cuda-compile ($("$nvcc" --version | tail -1))" >&2
+  cmake -S . -B build/cuda-compile -G Ninja -DCMAKE_BUILD_TYPE=Release -DQUANT_PACKAGING_TESTS=OFF \
+    -DQUANT_CUDA=ON -DQUANT_CUDA_KERNELS=ON -DCMAKE_CUDA_COMPILER="$nvcc" >/dev/null
+  cmake --build build/cuda-compile -j "$jobs" --target quant_cuda_tests quant_cuda_bench
+else
+  echo "== nvcc not found: CUDA kernels not compiled" >&2
+fi

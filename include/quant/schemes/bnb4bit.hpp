@@ -50,7 +50,7 @@ static_assert(sizeof(bnb4bit_block<64>) == 32, "NF4 block of 64 weights is 32 by
 template <class Traits>
 struct Bnb4bit {
     static constexpr std::string_view name = Traits::name;
-    static constexpr const numeric::codebook4& codebook = Traits::codebook;
+    static constexpr auto& codebook = Traits::codebook;  // const codebook4&; nvcc rejects the spelled-out type here
     static constexpr double rmse_bound = Traits::rmse_bound;
     static constexpr std::size_t nested_block = 256;
 
@@ -58,10 +58,13 @@ struct Bnb4bit {
         std::size_t block = 64;     // 32 ... 4096, a power of two (bitsandbytes' accepted sizes)
         bool double_quant = false;  // bnb_4bit_use_double_quant
     };
+    // nvcc's front end rewrites `Bnb4bit::params params` below into a form that g++ then rejects
+    // ("changes meaning of params"); an alias avoids it
+    using params_type = params;
 
     struct storage {
         std::size_t rows = 0, cols = 0;
-        Bnb4bit::params params{};
+        params_type params{};
         aligned_vector<std::uint8_t> packed;       // ceil(n/2) bytes
         aligned_vector<float> absmax;              // [blocks]              (not double_quant)
         aligned_vector<std::uint8_t> qabsmax;      // [blocks]              (double_quant)
