@@ -14,7 +14,7 @@ for b in data["benchmarks"]:
         continue
     name = b["run_name"].replace("/real_time", "")
     med[name] = b
-stream = next((v["GBs"] / 1e9 for k, v in med.items() if k.startswith("stream")), None)
+stream = next((v["GBs"] for k, v in med.items() if k.startswith("stream")), None)
 
 rows = defaultdict(dict)  # (shape, m, cold) -> impl -> (gflops, gbs)
 for name, b in med.items():
@@ -23,7 +23,7 @@ for name, b in med.items():
     parts = name.split("/")
     impl, shape, m = parts[0], parts[1], parts[2].split(":")[1]
     cold = len(parts) > 3 and parts[3] == "cold"
-    rows[(shape, int(m), cold)][impl] = (b["GFLOPs"] / 1e9, b.get("GBs", 0) / 1e9)
+    rows[(shape, int(m), cold)][impl] = (b["GFLOPs"], b.get("GBs", 0))
 
 impls = ["eigen_f32", "openblas_f32", "int8_w", "int8_a8", "int4_b64", "nf4_b64", "nf4dq_b64", "nf4_b64_bf16"]
 print(f"DRAM read bandwidth measured in this run (stream/read): {stream:.1f} GB/s\n" if stream else "")
