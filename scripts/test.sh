@@ -31,3 +31,22 @@ run_build() {  # name, extra cmake args...
 run_build asan -DCMAKE_BUILD_TYPE=Debug -DQUANT_PACKAGING_TESTS=OFF \
   "-DCMAKE_CXX_FLAGS=-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 run_build release -DCMAKE_BUILD_TYPE=Release
+
+# Short fuzz runs of the checkpoint parsers (libFuzzer needs clang; skipped without it).
+if command -v clang++ >/dev/null; then
+  echo "== build/fuzz" >&2
+  CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQUANT_FUZZ=ON -DQUANT_TEST=OFF \
+    -DQUANT_EXAMPLES=OFF -DQUANT_INSTALL=OFF >/dev/null
+  cmake --build build/fuzz -j "$jobs"
+  for t in safetensors_header:safetensors unpickle:pickle; do
+    corpus="build/fuzz/corpus/${t#*:}"
+    mkdir -p "$corpus"
+    cp fuzz/corpus/"${t#*:}"/* "$corpus"/
+    build/fuzz/fuzz/fuzz_"${t%%:*}" -max_total_time=20 -print_final_stats=1 -artifact_prefix=build/fuzz/ "$corpus" \
+      2>&1 | grep -E "^stat::number_of_executed_units|Done|ERROR" || true
+    if ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* >/dev/null 2>&1; then
+      echo "fuzz_${t%%:*} found a failing input: $(ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* 2>/dev/null)" >&2
+      exit 1
+    fi
+  done
+fi

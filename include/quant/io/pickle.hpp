@@ -170,26 +170,27 @@ private:
             {"LongStorage", element_type::i64},   {"IntStorage", element_type::i32},
             {"ShortStorage", element_type::i16},  {"CharStorage", element_type::i8},
             {"ByteStorage", element_type::u8},    {"BoolStorage", element_type::boolean}};
-        const auto g = make(kind::global);
-        if (module == "collections" && name == "OrderedDict") {
-            objs_[g].integer = static_cast<int>(global::ordered_dict);
+        auto which = global::storage_type;
+        element_type type = element_type::u8;
+        bool known = true;
+        if (module == "collections" && name == "OrderedDict") which = global::ordered_dict;
+        else if (module == "torch._utils" && name == "_rebuild_tensor_v2") which = global::rebuild_tensor_v2;
+        else if (module == "torch._utils" && name == "_rebuild_parameter") which = global::rebuild_parameter;
+        else {
+            known = false;
+            if (module == "torch")
+                for (const auto& [n, t] : storages)
+                    if (name == n) {
+                        known = true;
+                        type = t;
+                    }
+        }
+        if (known) {  // created last: make() may grow the arena that module/name point into
+            const auto g = make(kind::global);
+            objs_[g].integer = static_cast<int>(which);
+            objs_[g].extra = static_cast<int>(type);
             return g;
         }
-        if (module == "torch._utils" && name == "_rebuild_tensor_v2") {
-            objs_[g].integer = static_cast<int>(global::rebuild_tensor_v2);
-            return g;
-        }
-        if (module == "torch._utils" && name == "_rebuild_parameter") {
-            objs_[g].integer = static_cast<int>(global::rebuild_parameter);
-            return g;
-        }
-        if (module == "torch")
-            for (const auto& [n, t] : storages)
-                if (name == n) {
-                    objs_[g].integer = static_cast<int>(global::storage_type);
-                    objs_[g].extra = static_cast<int>(t);
-                    return g;
-                }
         fail("global '", module, ".", name, "' is not allowed (only what a state_dict needs)");
     }
 
@@ -204,7 +205,7 @@ private:
 
     std::uint32_t reduce(std::uint32_t callable, std::uint32_t args) {
         if (!is(args, kind::tuple)) fail("REDUCE arguments are not a tuple");
-        const auto& a = objs_[args].items;
+        const std::vector<std::uint32_t> a = objs_[args].items;  // a copy: make() may grow the arena
         if (is_global(callable, global::ordered_dict)) {
             if (!a.empty()) fail("OrderedDict with arguments");
             return make(kind::dict);
@@ -218,8 +219,7 @@ private:
         if (!is(a[0], kind::storage)) fail("_rebuild_tensor_v2: the first argument is not a storage");
         const std::int64_t offset = int_arg(a[1], "_rebuild_tensor_v2 offset");
         if (!is(a[2], kind::tuple) || !is(a[3], kind::tuple)) fail("_rebuild_tensor_v2: size and stride must be tuples");
-        const auto& size = objs_[a[2]].items;
-        const auto& stride = objs_[a[3]].items;
+        const std::vector<std::uint32_t> size = objs_[a[2]].items, stride = objs_[a[3]].items;
         if (size.size() != stride.size()) fail("_rebuild_tensor_v2: size and stride differ in length");
         if (size.size() > 16) fail("_rebuild_tensor_v2: more than 16 dims");
         if (offset < 0) fail("_rebuild_tensor_v2: negative storage offset");
@@ -236,16 +236,18 @@ private:
         return t;
     }
 
+    // (make() may grow the arena: copy what is needed out of it before creating objects)
     std::uint32_t persistent_load(std::uint32_t pid) {
-        const auto& p = objs_[pid];
-        if (!is(pid, kind::tuple) || p.items.size() != 5 || !is(p.items[0], kind::string) ||
-            objs_[p.items[0]].text != "storage")
+        const std::vector<std::uint32_t> p = objs_[pid].items;
+        if (!is(pid, kind::tuple) || p.size() != 5 || !is(p[0], kind::string) || objs_[p[0]].text != "storage")
             fail("persistent id is not ('storage', type, key, location, numel)");
-        if (!is_global(p.items[1], global::storage_type)) fail("persistent id: unknown storage type");
-        if (!is(p.items[2], kind::string)) fail("persistent id: the storage key is not a string");
+        if (!is_global(p[1], global::storage_type)) fail("persistent id: unknown storage type");
+        if (!is(p[2], kind::string)) fail("persistent id: the storage key is not a string");
+        std::string key = objs_[p[2]].text;
+        const std::int64_t type = objs_[p[1]].extra;
         const auto s = make(kind::storage);
-        objs_[s].integer = objs_[p.items[1]].extra;
-        objs_[s].text = objs_[p.items[2]].text;
+        objs_[s].integer = type;
+        objs_[s].text = std::move(key);
         return s;
     }
 
@@ -335,7 +337,8 @@ private:
                 case 0x93: {  // STACK_GLOBAL
                     const auto n = pop(), m = pop();
                     if (!is(n, kind::string) || !is(m, kind::string)) fail("STACK_GLOBAL needs two strings");
-                    push(resolve_global(objs_[m].text, objs_[n].text));
+                    const std::string module = objs_[m].text, name = objs_[n].text;
+                    push(resolve_global(module, name));
                     break;
                 }
                 case 'Q': push(persistent_load(pop())); break;
