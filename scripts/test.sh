@@ -38,6 +38,7 @@ if command -v clang++ >/dev/null; then
   CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQUANT_FUZZ=ON -DQUANT_TEST=OFF \
     -DQUANT_EXAMPLES=OFF -DQUANT_INSTALL=OFF >/dev/null
   cmake --build build/fuzz -j "$jobs"
+  rm -f build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-*
   for t in safetensors_header:safetensors unpickle:pickle; do
     corpus="build/fuzz/corpus/${t#*:}"
     mkdir -p "$corpus"

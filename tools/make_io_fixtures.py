@@ -55,6 +55,20 @@ def quantized(dense, name, kind, fin, fout):
     return lin.to("cpu")  # quantizes
 
 
+def load_ours(kind, fin, fout, sd):
+    """A bnb layer from our tensors, the way transformers loads a prequantized checkpoint."""
+    lin = bnb_layer(kind, fin, fout)
+    if kind == "int8":
+        lin = lin.to("cpu")  # bnb only loads int8 state into an already quantized layer
+        lin.load_state_dict(sd)
+        return lin
+    stats = {k: v for k, v in sd.items() if k.startswith("weight.")}
+    lin.weight = bnb.nn.Params4bit.from_prequantized(data=sd["weight"], quantized_stats=stats, requires_grad=False,
+                                                     device="cpu", module=lin)
+    lin.bias = torch.nn.Parameter(sd["bias"], requires_grad=False)
+    return lin
+
+
 def make():
     dense = dense_model()
     save_file(dense, os.path.join(DATA, "io_dense.safetensors"))
@@ -112,9 +126,7 @@ def check(quant_path, dense_path):
         bytes_ok = names_ok and all(torch.equal(mine[k].view(-1).view(torch.uint8), ref_sd[k].contiguous().view(-1).view(torch.uint8))
                                     for k in ref_sd)
         # load our tensors into a fresh bnb layer and compare its forward with bnb's own layer
-        lin = bnb_layer(kind, fin, fout)
-        lin.load_state_dict(mine if kind != "int8" else {**mine})
-        lin = lin.to("cpu")
+        lin = load_ours(kind, fin, fout, mine)
         x = torch.randn(3, fin)
         with torch.no_grad():
             y_ours, y_ref = lin(x), ref(x)

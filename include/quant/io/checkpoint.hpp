@@ -80,7 +80,8 @@ inline bool starts_with_zip_magic(const std::filesystem::path& p) {
 
 }  // namespace detail
 
-// Opens one data file (safetensors or torch zip, told apart by content); `only`: the names to take.
+// Opens one data file: a torch zip (by content, or a .bin/.pt/.pth name, so a legacy torch file
+// is reported as such) or else safetensors; `only`: the names to take.
 inline void checkpoint::add_file(const std::filesystem::path& p, const std::vector<std::string>* only) {
     auto take = [&](const auto& file, const std::vector<std::string>& names, auto view_of) {
         for (const auto& n : names) {
@@ -88,7 +89,8 @@ inline void checkpoint::add_file(const std::filesystem::path& p, const std::vect
             tensors_.emplace(n, entry{view_of(n), &file.file()});
         }
     };
-    if (detail::starts_with_zip_magic(p)) {
+    const auto ext = p.extension();
+    if (detail::starts_with_zip_magic(p) || ext == ".bin" || ext == ".pt" || ext == ".pth") {
         auto& f = *bin_.emplace_back(std::make_unique<torch_bin_file>(p.string()));
         take(f, only ? *only : f.tensors(), [&](const std::string& n) { return f.view(n); });
     } else {
