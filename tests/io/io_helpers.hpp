@@ -56,23 +56,37 @@ inline std::span<const std::byte> as_span(const std::string& s) {
     return std::as_bytes(std::span(s.data(), s.size()));
 }
 
-// Zip with stored entries (method 0), as torch.save writes.
-inline std::string zip_stored(const std::vector<std::pair<std::string, std::string>>& entries) {
+// Zip with stored entries (method 0), as torch.save writes. zip64: every size and offset is
+// saturated and given in zip64 extra fields and records instead (what large archives do).
+inline std::string zip_stored(const std::vector<std::pair<std::string, std::string>>& entries, bool zip64 = false) {
     auto u16 = [](unsigned v) { return std::string{char(v & 0xff), char((v >> 8) & 0xff)}; };
     auto u32 = [&](std::uint32_t v) { return u16(v & 0xffff) + u16(v >> 16); };
+    const std::uint32_t sat = 0xffffffffu;
     std::string out, cd;
     for (const auto& [name, body] : entries) {
         const auto off = static_cast<std::uint32_t>(out.size());
         const auto n = static_cast<std::uint32_t>(body.size());
-        out += u32(0x04034b50) + u16(20) + u16(0) + u16(0) + u16(0) + u16(0) + u32(0) + u32(n) + u32(n) +
-               u16(static_cast<unsigned>(name.size())) + u16(0) + name + body;
-        cd += u32(0x02014b50) + u16(20) + u16(20) + u16(0) + u16(0) + u16(0) + u16(0) + u32(0) + u32(n) + u32(n) +
-              u16(static_cast<unsigned>(name.size())) + u16(0) + u16(0) + u16(0) + u16(0) + u32(0) + u32(off) + name;
+        const auto nlen = static_cast<unsigned>(name.size());
+        out += u32(0x04034b50) + u16(20) + u16(0) + u16(0) + u16(0) + u16(0) + u32(0) + u32(zip64 ? sat : n) +
+               u32(zip64 ? sat : n) + u16(nlen) + u16(0) + name + body;
+        const std::string extra = zip64 ? u16(1) + u16(24) + le64(n) + le64(n) + le64(off) : "";
+        cd += u32(0x02014b50) + u16(45) + u16(45) + u16(0) + u16(0) + u16(0) + u16(0) + u32(0) +
+              u32(zip64 ? sat : n) + u32(zip64 ? sat : n) + u16(nlen) + u16(static_cast<unsigned>(extra.size())) +
+              u16(0) + u16(0) + u16(0) + u32(0) + u32(zip64 ? sat : off) + name + extra;
     }
     const auto cd_off = static_cast<std::uint32_t>(out.size());
+    const auto count = static_cast<unsigned>(entries.size());
     out += cd;
-    out += u32(0x06054b50) + u16(0) + u16(0) + u16(static_cast<unsigned>(entries.size())) +
-           u16(static_cast<unsigned>(entries.size())) + u32(static_cast<std::uint32_t>(cd.size())) + u32(cd_off) + u16(0);
+    if (zip64) {
+        const auto rec = out.size();
+        out += u32(0x06064b50) + le64(44) + u16(45) + u16(45) + u32(0) + u32(0) + le64(count) + le64(count) +
+               le64(cd.size()) + le64(cd_off);
+        out += u32(0x07064b50) + u32(0) + le64(rec) + u32(1);
+        out += u32(0x06054b50) + u16(0) + u16(0) + u16(0xffff) + u16(0xffff) + u32(sat) + u32(sat) + u16(0);
+        return out;
+    }
+    out += u32(0x06054b50) + u16(0) + u16(0) + u16(count) + u16(count) + u32(static_cast<std::uint32_t>(cd.size())) +
+           u32(cd_off) + u16(0);
     return out;
 }
 

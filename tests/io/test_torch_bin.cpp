@@ -22,8 +22,9 @@ std::string tensor_pickle(std::initializer_list<unsigned> shape, std::initialize
            "ctorch\nFloatStorage\n" + str(key) + str("cpu") + "J" + u32(numel) + "tQJ" + u32(offset) + ints(shape) +
            ints(stride) + "\x89" + "ccollections\nOrderedDict\n)RtRs.";
 }
-std::string torch_zip(const std::string& pickle, const std::string& storage) {
-    return iot::zip_stored({{"archive/data.pkl", pickle}, {"archive/byteorder", "little"}, {"archive/data/0", storage}});
+std::string torch_zip(const std::string& pickle, const std::string& storage, bool zip64 = false) {
+    return iot::zip_stored({{"archive/data.pkl", pickle}, {"archive/byteorder", "little"}, {"archive/data/0", storage}},
+                           zip64);
 }
 void expect_bad_bin(const iot::scratch& s, const std::string& bytes, std::initializer_list<std::string> parts) {
     const std::string path = s.path("bad.bin");
@@ -74,6 +75,16 @@ TEST_CASE("torch .bin: hand-made pickles of the accepted kind load", "[io][torch
     iot::write_all(s.path("ok.bin"), torch_zip(tensor_pickle({2, 2}, {2, 1}, 2, 6), storage));
     const torch_bin_file f(s.path("ok.bin"));
     CHECK(f.view("w").to_float() == std::vector<float>{2, 3, 4, 5});
+    // the same archive with zip64 records, as torch.save writes files over 4 GB
+    iot::write_all(s.path("ok64.bin"), torch_zip(tensor_pickle({2, 2}, {2, 1}, 2, 6), storage, true));
+    const torch_bin_file f64(s.path("ok64.bin"));
+    CHECK(f64.view("w").to_float() == std::vector<float>{2, 3, 4, 5});
+    // and a zip64 archive whose every truncation is an error
+    const std::string z = iot::read_all(s.path("ok64.bin"));
+    for (std::size_t n = 0; n < z.size(); ++n) {
+        iot::write_all(s.path("t64.bin"), z.substr(0, n));
+        CHECK_THROWS_AS(torch_bin_file(s.path("t64.bin")), quant::error);
+    }
 }
 
 TEST_CASE("torch .bin: hostile pickles are refused without executing anything", "[io][torch][malformed]") {
