@@ -165,6 +165,8 @@ TEST_CASE("bnb layout: inconsistent quantized tensors are errors", "[io][bnb][ma
             P, A, true, {"block size 63"});
     attempt(R"({"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [4294967296, 4294967296]})", P, A, true, {"overflows"});
     attempt(R"({"quant_type": "nf4", "blocksize": 64, "dtype": "int7", "shape": [9, 70]})", P, A, true, {"dtype 'int7'"});
+    attempt(R"({"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [1, 18446744073709551615]})", P, A, true,
+            {"implausibly large"});
     attempt(R"({"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [9]})", P, A, true, {"not [rows, cols]"});
     attempt(R"({"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [0, 70]})", P, A, true, {"is empty"});
     attempt(R"({"quant_type": "nf4", "blocksize": 64, "dtype": "float32", "shape": [9, 70], "nested_blocksize": 128, "nested_offset": 0.1})",

@@ -131,7 +131,9 @@ inline quant_state read_quant_state(const checkpoint& c, const std::string& name
     q.rows = shape[0].get<std::size_t>();
     q.cols = shape[1].get<std::size_t>();
     check(q.rows > 0 && q.cols > 0, v.name, ": quant state shape [", q.rows, ", ", q.cols, "] is empty");
-    io::detail::checked_mul(q.rows, q.cols, v.name);
+    // 2^48 weights is far beyond any model and keeps every size computed from it from overflowing
+    check(io::detail::checked_mul(q.rows, q.cols, v.name) <= (std::uint64_t{1} << 48), v.name, ": quant state shape [",
+          q.rows, ", ", q.cols, "] is implausibly large");
     q.nested = j.contains("nested_offset");
     if (q.nested) {
         std::size_t nb = 0;
