@@ -32,7 +32,6 @@ run_build() {  # name, extra cmake args...
 run_build asan -DCMAKE_BUILD_TYPE=Debug -DQUANT_PACKAGING_TESTS=OFF \
   "-DCMAKE_CXX_FLAGS=-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer"
 run_build avx2 -DCMAKE_BUILD_TYPE=Release -DQUANT_ARCH=avx2 -DQUANT_PACKAGING_TESTS=OFF
-run_build release -DCMAKE_BUILD_TYPE=Release
 
 # CUDA kernels: compiled (not run: CI has no GPU) for sm_80 and sm_90 when nvcc is available.
 # The host-side CUDA tests (cuda-repack, cuda-host) already ran in the builds above.
@@ -46,3 +45,26 @@ if [ -x "$nvcc" ]; then
 else
   echo "== nvcc not found: CUDA kernels not compiled" >&2
 fi
+
+# Short fuzz runs of the checkpoint parsers (libFuzzer needs clang; skipped without it).
+if command -v clang++ >/dev/null; then
+  echo "== build/fuzz" >&2
+  CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQUANT_FUZZ=ON -DQUANT_TEST=OFF \
+    -DQUANT_EXAMPLES=OFF -DQUANT_INSTALL=OFF >/dev/null
+  cmake --build build/fuzz -j "$jobs"
+  rm -f build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-*
+  for t in safetensors_header:safetensors unpickle:pickle; do
+    corpus="build/fuzz/corpus/${t#*:}"
+    mkdir -p "$corpus"
+    cp fuzz/corpus/"${t#*:}"/* "$corpus"/
+    build/fuzz/fuzz/fuzz_"${t%%:*}" -max_total_time=20 -print_final_stats=1 -artifact_prefix=build/fuzz/ "$corpus" \
+      2>&1 | grep -E "^stat::number_of_executed_units|Done|ERROR" || true
+    if ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* >/dev/null 2>&1; then
+      echo "fuzz_${t%%:*} found a failing input: $(ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* 2>/dev/null)" >&2
+      exit 1
+    fi
+  done
+fi
+
+# Last, so that its ctest summary closes the log.
+run_build release -DCMAKE_BUILD_TYPE=Release

@@ -1,0 +1,17 @@
+# Runs quant-ckpt once: cmake -DTOOL=... -DARGS="a|b|c" -DEXPECT_RC=0|1 [-DEXPECT_ERR=regex] -P cli_test.cmake
+# A failing run must print exactly one line on stderr.
+string(REPLACE "|" ";" args "${ARGS}")
+execute_process(COMMAND ${TOOL} ${args} RESULT_VARIABLE rc OUTPUT_VARIABLE out ERROR_VARIABLE err)
+if(NOT rc STREQUAL EXPECT_RC)
+  message(FATAL_ERROR "exit status ${rc}, expected ${EXPECT_RC}\nstdout: ${out}\nstderr: ${err}")
+endif()
+if(EXPECT_RC EQUAL 1)
+  string(REGEX MATCHALL "\n" newlines "${err}")
+  list(LENGTH newlines n)
+  if(NOT n EQUAL 1)
+    message(FATAL_ERROR "expected one line on stderr, got ${n}: ${err}")
+  endif()
+endif()
+if(DEFINED EXPECT_ERR AND NOT err MATCHES "${EXPECT_ERR}")
+  message(FATAL_ERROR "stderr does not match '${EXPECT_ERR}': ${err}")
+endif()
