@@ -3,6 +3,8 @@
 // that straddle rows).
 #include <catch2/catch.hpp>
 
+#include <bit>
+
 #include "support/helpers.hpp"
 
 using namespace quant;
@@ -98,5 +100,25 @@ TEST_CASE("cpu backend: results do not depend on the thread count", "[cpu]") {
         const row_matrix one = layer.forward(x);
         layer.set_threads(2);
         CHECK(layer.forward(x) == one);
+    }
+}
+
+TEST_CASE("cpu backend: vectorised rounding to f16/bf16 equals round_to, bit for bit", "[cpu]") {
+    std::mt19937 rng(17);
+    std::uniform_int_distribution<std::uint32_t> bits;
+    std::vector<float> v;
+    for (int i = 0; i < 100003; ++i) v.push_back(std::bit_cast<float>(bits(rng)));  // NaN, Inf, subnormals too
+    for (float f : {0.0f, -0.0f, 65504.0f, 65520.0f, 1.0f + 1.0f / 2048, 1.0f + 3.0f / 2048, 1.0f + 1.0f / 256, 3e38f})
+        v.push_back(f);
+    for (dtype t : {dtype::f16, dtype::bf16}) {
+        auto fast = v;
+        cpu::round_in_place(fast.data(), fast.size(), t);
+        std::size_t bad = 0;
+        for (std::size_t i = 0; i < v.size(); ++i) {
+            const float want = round_to(t, v[i]);
+            bad += std::bit_cast<std::uint32_t>(fast[i]) != std::bit_cast<std::uint32_t>(want);
+        }
+        INFO(dtype_name(t));
+        CHECK(bad == 0);
     }
 }

@@ -89,10 +89,40 @@ inline float dot(const float* a, const float* b, std::size_t n) {
     return s;
 }
 
-// y[:, r0:r1] = round(acc + bias) for a block of outputs
-inline void epilogue(matrix_view<float> y, std::size_t r0, std::size_t r1, std::span<const float> bias, dtype c) {
-    for (std::size_t i = 0; i < y.rows; ++i)
-        for (std::size_t r = r0; r < r1; ++r) y(i, r) = round_to(c, bias.empty() ? y(i, r) : y(i, r) + bias[r]);
+// v[0:n] rounded to the dtype in place (float32: unchanged), 16 at a time where AVX-512 is there:
+// the same round-to-nearest-even as round_to (vcvtps2ph for f16; the bf16 integer rule for bf16).
+inline void round_in_place(float* v, std::size_t n, dtype c) {
+    if (c == dtype::f32) return;
+    std::size_t k = 0;
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+    if (c == dtype::f16) {
+        for (; k + 16 <= n; k += 16)
+            _mm512_storeu_ps(v + k, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(v + k), _MM_FROUND_TO_NEAREST_INT)));
+    } else {
+        const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff), hi = _mm512_set1_epi32(int(0xffff0000u));
+        for (; k + 16 <= n; k += 16) {
+            const __m512 x = _mm512_loadu_ps(v + k);
+            const __m512i u = _mm512_castps_si512(x);
+            const __m512i r = _mm512_and_si512(
+                _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(u, 16), one))), hi);
+            const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);  // NaN: the scalar rule (quiet, sign kept)
+            _mm512_storeu_ps(v + k, _mm512_mask_blend_ps(nan, _mm512_castsi512_ps(r), x));
+            for (int l = 0; l < 16; ++l)
+                if (nan >> l & 1) v[k + std::size_t(l)] = round_to(c, v[k + std::size_t(l)]);
+        }
+    }
+#endif
+    for (; k < n; ++k) v[k] = round_to(c, v[k]);
+}
+
+// y = round(acc + bias), row by row
+inline void epilogue(matrix_view<float> y, std::span<const float> bias, dtype c) {
+    for (std::size_t i = 0; i < y.rows; ++i) {
+        float* row = y.row(i);
+        if (!bias.empty())
+            for (std::size_t r = 0; r < y.cols; ++r) row[r] += bias[r];
+        round_in_place(row, y.cols, c);
+    }
 }
 
 // x rounded to the compute dtype, laid out by `layout(x_row, in, out_row)`, rows of length ld.
@@ -100,7 +130,8 @@ template <class Layout>
 std::vector<float> prepare_activations(const_matrix_view<float> x, std::size_t ld, dtype c, const Layout& layout) {
     std::vector<float> rounded(x.cols), out(x.rows * ld, 0.0f);
     for (std::size_t i = 0; i < x.rows; ++i) {
-        for (std::size_t k = 0; k < x.cols; ++k) rounded[k] = round_to(c, x(i, k));
+        std::copy_n(x.row(i), x.cols, rounded.data());
+        round_in_place(rounded.data(), x.cols, c);
         layout(rounded.data(), x.cols, out.data() + i * ld);
     }
     return out;
@@ -401,7 +432,7 @@ struct linear_kernel<cpu_backend, S> {
             }
         }
         cpu::forward_weight_only(cpu::best_arch{}, w, p, x, y, opt);
-        cpu::epilogue(y, 0, w.rows(), bias, opt.compute);
+        cpu::epilogue(y, bias, opt.compute);
     }
 };
 

@@ -135,9 +135,12 @@ void gemm(std::size_t out, std::size_t ld, const aligned_vector<typename Op::ele
                 const std::size_t nx = std::min(gemm_nr, m - b * gemm_nr);
                 for (std::size_t q = 0; q < np; q += gemm_mr) {
                     micro_kernel<Op>(panel.data() + q * ld, ld, xt.data() + b * block_elems, groups, res);
+                    // row by row: the 12 outputs of one activation row are adjacent in y, while
+                    // the 32 rows are a large stride apart (often a multiple of 4 KB, which would
+                    // put them all in one L1 set if written column by column)
                     const std::size_t nw = std::min(gemm_mr, np - q);
-                    for (std::size_t r = 0; r < nw; ++r)
-                        for (std::size_t j = 0; j < nx; ++j) finish(b * gemm_nr + j, p0 + q + r, res[r][j]);
+                    for (std::size_t j = 0; j < nx; ++j)
+                        for (std::size_t r = 0; r < nw; ++r) finish(b * gemm_nr + j, p0 + q + r, res[r][j]);
                 }
             }
         }
