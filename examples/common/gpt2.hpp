@@ -121,8 +121,10 @@ private:
         const row_matrix qkv = b.c_attn(a);  // (T, 3C): q | k | v
         const Eigen::Index S = K.rows() + T;
         row_matrix K2(S, C), V2(S, C);  // the cache grows by T rows
-        K2.topRows(K.rows()) = K;
-        V2.topRows(V.rows()) = V;
+        if (K.rows() > 0) {             // an empty cache is 0x0, not 0xC
+            K2.topRows(K.rows()) = K;
+            V2.topRows(V.rows()) = V;
+        }
         K2.bottomRows(T) = qkv.middleCols(C, C);
         V2.bottomRows(T) = qkv.middleCols(2 * C, C);
         K.swap(K2);
