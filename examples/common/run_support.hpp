@@ -81,6 +81,13 @@ private:
     std::chrono::steady_clock::time_point last_{};
 };
 
+// Resets this process's peak resident memory (VmHWM) to the current one (Linux >= 4.0:
+// /proc/self/clear_refs, "5"), so that each configuration's peak can be read on its own.
+inline void reset_peak_resident() {
+    std::ofstream f("/proc/self/clear_refs");
+    if (f) f << "5";
+}
+
 // VmRSS (current) and VmHWM (peak) of this process, in MiB; 0 where /proc is not there.
 inline double resident_mb(const char* field = "VmRSS:") {
     std::ifstream f("/proc/self/status");

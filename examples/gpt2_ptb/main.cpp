@@ -6,8 +6,8 @@
 //
 // ptb: the test set joined into one text ("\n\n".join(lines), as the Hugging Face perplexity
 // guide; --join changes it), Hugging Face's strided perplexity (max_length = n_positions,
-// stride 512). Columns: model_size_mb, memory_mb (resident memory with the model loaded, after
-// the evaluation), window_latency_s (per max_length window), token_latency_ms (one generated
+// stride 512). Columns: model_size_mb, memory_mb (peak resident memory of the process while
+// this configuration is loaded and evaluated: the peak is reset before each), window_latency_s (per max_length window), token_latency_ms (one generated
 // token with the KV cache, batch 1), perplexity, scored_tokens, size_reduction, speedup (window
 // latency), perplexity_change.
 #include <CLI/CLI.hpp>
@@ -71,11 +71,12 @@ int run_ptb(const std::string& model_dir, const std::string& ptb, const std::str
     report rep;
     rep.title = "GPT-2 on Penn Treebank (" + std::to_string(ids.size()) + " tokens, window " + std::to_string(max_length) +
                 ", stride " + std::to_string(stride) + ")";
-    rep.columns = {{"model_size_mb", "Model size (MB)", 2},     {"memory_mb", "Resident memory (MB)", 1},
+    rep.columns = {{"model_size_mb", "Model size (MB)", 2},     {"memory_mb", "Peak resident memory (MB)", 1},
                    {"window_latency_s", "Latency per window (s)", 4}, {"token_latency_ms", "Latency per token (ms)", 2},
                    {"perplexity", "Perplexity", 3},             {"scored_tokens", "Scored tokens", 0}};
     for (auto c : select_configs(report_configs(0.0f, skip, selective), configs)) {
         c.policy.threads = threads;
+        reset_peak_resident();
         const auto model = gpt2_lm::load(src, mf.cfg, c.policy);
         progress_bar pb(c.name);
         const auto r = strided_perplexity(model, ids, max_length, stride, [&](std::size_t d, std::size_t t) { pb.update(d, t); });
@@ -83,7 +84,7 @@ int run_ptb(const std::string& model_dir, const std::string& ptb, const std::str
         for (double s : r.window_seconds) win += s;
         rep.rows.push_back({c.name,
                             {{"model_size_mb", double(model.size_bytes()) / (1024.0 * 1024.0)},
-                             {"memory_mb", resident_mb()},
+                             {"memory_mb", resident_mb("VmHWM:")},
                              {"window_latency_s", win / double(r.window_seconds.size())},
                              {"token_latency_ms", token_latency_ms(model, gen_tokens)},
                              {"perplexity", r.perplexity()},
