@@ -7,18 +7,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-pkgs=(cmake ninja-build g++ clang libclang-rt-14-dev libeigen3-dev libxsimd-dev catch2 nlohmann-json3-dev
-      libcli11-dev libutf8proc-dev libpcre2-dev zlib1g-dev libbenchmark-dev libopenblas-dev)
-missing=()
-for p in "${pkgs[@]}"; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
-done
-if ((${#missing[@]})); then
-  echo "== installing: ${missing[*]}" >&2
-  sudo=""; [ "$(id -u)" = 0 ] || sudo=sudo
-  $sudo apt-get update -qq
-  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-fi
+source scripts/deps.sh
+install_debian_packages cmake ninja-build g++ clang libclang-rt-14-dev libeigen3-dev libxsimd-dev catch2 \
+  nlohmann-json3-dev libcli11-dev libutf8proc-dev libpcre2-dev zlib1g-dev libbenchmark-dev libopenblas-dev
 
 jobs=$(nproc)
 run_build() {  # name, extra cmake args...

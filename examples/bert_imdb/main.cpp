@@ -47,8 +47,8 @@ int main(int argc, char** argv) {
 
     try {
         const fs::path dir(model_dir);
-        const auto cfg = bert_config::from_json(nlohmann::json::parse(std::ifstream(dir / "config.json")));
-        const auto tok = WordPieceTokenizer::from_file(dir / "vocab.txt");
+        const auto cfg = bert_config::from_json(read_model_config(dir));
+        const auto tok = WordPieceTokenizer::from_file(model_file(dir, "vocab.txt"));
         auto reviews = read_imdb(imdb);
         if (samples && samples < reviews.size()) reviews = random_subset(reviews, samples, seed);
         std::vector<std::vector<std::int32_t>> ids;

@@ -27,6 +27,7 @@ struct column {
     std::string key;     // CSV/JSON name, e.g. "model_size_mb"
     std::string title;   // chart title, e.g. "Model size (MB)"
     int precision = 4;   // digits after the point in Markdown
+    double reference = std::nan("");  // drawn as a dashed line in the chart (e.g. 1 = as fast as dense)
 };
 
 struct report {
@@ -114,8 +115,15 @@ struct report {
             quant::detail::check(it != columns.end(), "report: no column ", keys[p]);
             double mx = 0;
             for (const auto& r : rows) mx = std::max(mx, std::isnan(get(r, keys[p])) ? 0.0 : get(r, keys[p]));
+            if (!std::isnan(it->reference)) mx = std::max(mx, it->reference);
             const int x0 = label_w + int(p) * panel_w, bw = panel_w - 90;
             s << "<text x='" << x0 << "' y='44' font-weight='bold'>" << escape(it->title) << "</text>\n";
+            if (!std::isnan(it->reference) && mx > 0) {
+                const int xr = x0 + int(std::lround(it->reference / mx * bw));
+                s << "<line x1='" << xr << "' y1='" << top - 4 << "' x2='" << xr << "' y2='" << H - 30
+                  << "' stroke='black' stroke-dasharray='4,3'/>\n<text x='" << xr + 3 << "' y='" << H - 18
+                  << "' font-size='11'>" << std::setprecision(4) << it->reference << "</text>\n";
+            }
             for (std::size_t i = 0; i < rows.size(); ++i) {
                 const double v = get(rows[i], keys[p]);
                 const int y = top + int(i) * (bar_h + gap);

@@ -4,15 +4,35 @@
 
 #include <chrono>
 #include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <string>
 #include <vector>
 
+#include <nlohmann/json.hpp>
 #include <quant/io/checkpoint.hpp>
 
 #include "nn.hpp"
+#include "text_file.hpp"
 
 namespace quant::examples {
+
+// A file of a Hugging Face model folder: `name`, or `name.gz` where only that is there (the
+// repository's reference models ship their vocabularies compressed).
+inline std::filesystem::path model_file(const std::filesystem::path& dir, const std::string& name) {
+    if (std::filesystem::exists(dir / name)) return dir / name;
+    if (std::filesystem::exists(dir / (name + ".gz"))) return dir / (name + ".gz");
+    detail::fail((dir / name).string(), ": no such file (nor ", name, ".gz) in the model folder");
+}
+
+inline nlohmann::json read_model_config(const std::filesystem::path& dir) {
+    const auto path = model_file(dir, "config.json");
+    try {
+        return nlohmann::json::parse(read_text_file(path));
+    } catch (const nlohmann::json::exception& e) {
+        detail::fail(path.string(), ": not valid JSON (", e.what(), ")");
+    }
+}
 
 // A Hugging Face checkpoint (safetensors, sharded, or pytorch_model.bin) as float32 tensors.
 struct checkpoint_source {

@@ -38,8 +38,9 @@ struct model_files {
 
 model_files open_model(const std::string& dir) {
     const fs::path d(dir);
-    return {gpt2_config::from_json(nlohmann::json::parse(std::ifstream(d / "config.json"))),
-            ByteLevelBPETokenizer::from_files(d / "vocab.json", d / "merges.txt"), quant::io::load_checkpoint(dir)};
+    return {gpt2_config::from_json(read_model_config(d)),
+            ByteLevelBPETokenizer::from_files(model_file(d, "vocab.json"), model_file(d, "merges.txt")),
+            quant::io::load_checkpoint(dir)};
 }
 
 // ms per generated token: a 32-token prompt, then `n` greedy tokens with the KV cache
