@@ -46,6 +46,7 @@ int main(int argc, char** argv) {
     CLI11_PARSE(app, argc, argv);
 
     try {
+        fs::create_directories(out_dir);  // first: a bad --out must not cost a whole evaluation
         const fs::path dir(model_dir);
         const auto cfg = bert_config::from_json(read_model_config(dir));
         const auto tok = WordPieceTokenizer::from_file(model_file(dir, "vocab.txt"));
@@ -98,7 +99,6 @@ int main(int argc, char** argv) {
         rep.derive("model_size_mb", {"size_reduction", "Size reduction", 6}, size_reduction);
         rep.derive("avg_latency_seconds", {"avg_speedup", "Speedup", 6}, speedup);
         rep.derive("accuracy", {"accuracy_retention", "Accuracy retention", 6}, retention);
-        fs::create_directories(out_dir);
         rep.write(out_dir, "bert_imdb", {"model_size_mb", "avg_latency_seconds", "accuracy"});
         std::cout << "## " << rep.title << "\n\n";
         rep.markdown(std::cout);

@@ -38,10 +38,11 @@ inline perplexity_result strided_perplexity(const gpt2_lm& model, const std::vec
         r.window_seconds.push_back(std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count());
         for (std::size_t t = std::max(prev_end, begin + 1); t < end; ++t) {
             const auto row = logits.row(Eigen::Index(t - 1 - begin));
-            const double mx = row.maxCoeff();
-            double sum = 0.0;
-            for (Eigen::Index v = 0; v < row.size(); ++v) sum += std::exp(double(row(v)) - mx);
-            r.nll_sum += mx + std::log(sum) - double(row(ids[t]));
+            const float mx = row.maxCoeff();
+            // exp and sum in float, vectorised (Eigen sums in 16 lanes: relative error ~1e-6 on
+            // 50257 terms, far below what the perplexity's printed digits show)
+            const double sum = (row.array() - mx).exp().sum();
+            r.nll_sum += double(mx) + std::log(sum) - double(row(ids[t]));
             ++r.scored;
         }
         prev_end = end;
