@@ -7,42 +7,28 @@
 // per second). "cold" rotates through enough copies of the layer (> 4x the 32 MB L3) that every
 // call streams its weights from DRAM; "stream" measures this machine's DRAM read bandwidth in
 // the same session, since it swings from minute to minute on a shared machine.
-#include <benchmark/benchmark.h>
-
 #include <cblas.h>
 
-#include <memory>
-#include <random>
+#include <algorithm>
 #include <string>
 #include <vector>
 
 #include <quant/quant.hpp>
 
+#include "bench_cases.hpp"
+
 using namespace quant;
+using bench_cases::cold_copies;
+using bench_cases::set_counters;
+using bench_cases::shape;
 
 namespace {
 
-struct shape {
-    std::size_t in, out;
-};
-const shape shapes[] = {{768, 768}, {768, 3072}, {3072, 768}, {768, 2304}, {4096, 4096}, {4096, 11008}};
-const std::size_t ms[] = {1, 8, 128, 1024};
-
 row_matrix random_matrix(std::size_t r, std::size_t c, unsigned seed, float sigma) {
-    std::mt19937 rng(seed);
-    std::normal_distribution<float> d(0.0f, sigma);
+    const std::vector<float> v = bench_cases::random_normal(r * c, seed, sigma);
     row_matrix m(static_cast<Eigen::Index>(r), static_cast<Eigen::Index>(c));
-    for (Eigen::Index i = 0; i < m.size(); ++i) m.data()[i] = d(rng);
+    std::copy(v.begin(), v.end(), m.data());
     return m;
-}
-
-// how many copies of a weight of `bytes` make the working set >= 128 MB (4x L3)
-std::size_t cold_copies(std::size_t bytes) { return std::max<std::size_t>(1, (std::size_t{128} << 20) / bytes + 1); }
-
-void set_counters(benchmark::State& st, std::size_t m, const shape& s, std::size_t weight_bytes) {
-    const double flops = 2.0 * double(m) * double(s.in) * double(s.out);
-    st.counters["GFLOPs"] = benchmark::Counter(flops * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
-    if (m == 1) st.counters["GBs"] = benchmark::Counter(double(weight_bytes) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 template <Scheme S>
@@ -105,37 +91,25 @@ void bench_stream(benchmark::State& st) {
     st.counters["GBs"] = benchmark::Counter(double(n * sizeof(float)) * 1e-9, benchmark::Counter::kIsIterationInvariantRate);
 }
 
-std::string label(const shape& s, std::size_t m, bool cold) {
-    return std::to_string(s.in) + "x" + std::to_string(s.out) + "/m:" + std::to_string(m) + (cold ? "/cold" : "");
-}
-
 void register_all() {
     benchmark::RegisterBenchmark("stream/read", bench_stream)->Unit(benchmark::kMillisecond)->UseRealTime();
-    for (const auto& s : shapes)
-        for (std::size_t m : ms)
-            for (bool cold : {false, true}) {
-                if (cold && m != 1) continue;
-                // the largest GEMMs are slow; keep the run bounded
-                if (m == 1024 && s.in * s.out > 4096 * 4096) continue;
-                const std::string l = label(s, m, cold);
-                auto reg = [&](const std::string& name, auto&& f) {
-                    benchmark::RegisterBenchmark((name + "/" + l).c_str(), f)->Unit(benchmark::kMicrosecond)->UseRealTime();
-                };
-                reg("eigen_f32", [=](benchmark::State& st) { bench_eigen(st, s, m, cold); });
-                reg("openblas_f32", [=](benchmark::State& st) { bench_openblas(st, s, m, cold); });
-                reg("int8_w", [=](benchmark::State& st) {
-                    bench_quant<AbsmaxInt8>(st, s, m, {.activations = int8_activations::none}, dtype::f32, cold);
-                });
-                reg("int8_a8", [=](benchmark::State& st) {
-                    bench_quant<AbsmaxInt8>(st, s, m, {.activations = int8_activations::rowwise}, dtype::f32, cold);
-                });
-                reg("int4_b64", [=](benchmark::State& st) { bench_quant<BlockwiseInt4>(st, s, m, {.block = 64}, dtype::f32, cold); });
-                reg("nf4_b64", [=](benchmark::State& st) { bench_quant<NF4>(st, s, m, {.block = 64}, dtype::f32, cold); });
-                reg("nf4dq_b64", [=](benchmark::State& st) {
-                    bench_quant<NF4>(st, s, m, {.block = 64, .double_quant = true}, dtype::f32, cold);
-                });
-                reg("nf4_b64_bf16", [=](benchmark::State& st) { bench_quant<NF4>(st, s, m, {.block = 64}, dtype::bf16, cold); });
-            }
+    bench_cases::for_each_case([](shape s, std::size_t m, bool cold, const std::string& l) {
+        auto reg = [&](const std::string& name, auto&& f) { bench_cases::register_case(name + "/" + l, f); };
+        reg("eigen_f32", [=](benchmark::State& st) { bench_eigen(st, s, m, cold); });
+        reg("openblas_f32", [=](benchmark::State& st) { bench_openblas(st, s, m, cold); });
+        reg("int8_w", [=](benchmark::State& st) {
+            bench_quant<AbsmaxInt8>(st, s, m, {.activations = int8_activations::none}, dtype::f32, cold);
+        });
+        reg("int8_a8", [=](benchmark::State& st) {
+            bench_quant<AbsmaxInt8>(st, s, m, {.activations = int8_activations::rowwise}, dtype::f32, cold);
+        });
+        reg("int4_b64", [=](benchmark::State& st) { bench_quant<BlockwiseInt4>(st, s, m, {.block = 64}, dtype::f32, cold); });
+        reg("nf4_b64", [=](benchmark::State& st) { bench_quant<NF4>(st, s, m, {.block = 64}, dtype::f32, cold); });
+        reg("nf4dq_b64", [=](benchmark::State& st) {
+            bench_quant<NF4>(st, s, m, {.block = 64, .double_quant = true}, dtype::f32, cold);
+        });
+        reg("nf4_b64_bf16", [=](benchmark::State& st) { bench_quant<NF4>(st, s, m, {.block = 64}, dtype::bf16, cold); });
+    });
 }
 
 }  // namespace

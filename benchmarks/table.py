@@ -2,62 +2,99 @@
 """Markdown tables from bench_linear's JSON (medians): GFLOP/s per case and the ratio to the
 best dense float32 baseline of the same shape and m (max of Eigen and OpenBLAS); for m = 1 also
 weight GB/s and, for the cold cases, the fraction of the DRAM read bandwidth measured in the
-same run. Standard library only."""
+same run. Standard library only. benchmarks/peers/table.py reuses the functions."""
 import json
 import sys
 from collections import defaultdict
 
-data = json.load(open(sys.argv[1]))
-med = {}
-for b in data["benchmarks"]:
-    if b.get("aggregate_name") != "median":
-        continue
-    name = b["run_name"].replace("/real_time", "")
-    med[name] = b
-stream = next((v["GBs"] for k, v in med.items() if k.startswith("stream")), None)
+IMPLS = ["eigen_f32", "openblas_f32", "int8_w", "int8_a8", "int4_b64", "nf4_b64", "nf4dq_b64", "nf4_b64_bf16"]
 
-rows = defaultdict(dict)  # (shape, m, cold) -> impl -> (gflops, gbs)
-for name, b in med.items():
-    if name.startswith("stream"):
-        continue
-    parts = name.split("/")
-    impl, shape, m = parts[0], parts[1], parts[2].split(":")[1]
-    cold = len(parts) > 3 and parts[3] == "cold"
-    rows[(shape, int(m), cold)][impl] = (b["GFLOPs"], b.get("GBs", 0))
 
-impls = ["eigen_f32", "openblas_f32", "int8_w", "int8_a8", "int4_b64", "nf4_b64", "nf4dq_b64", "nf4_b64_bf16"]
-print(f"DRAM read bandwidth measured in this run (stream/read): {stream:.1f} GB/s\n" if stream else "")
-print("GFLOP/s (ratio to the best dense fp32 of the same row)\n")
-print("| shape (in x out) | m | " + " | ".join(impls) + " |")
-print("|---|---|" + "---|" * len(impls))
-def key(k):
+def medians(paths):
+    """run name (without /real_time) -> median aggregate, over Google-Benchmark-shaped JSON files"""
+    med = {}
+    for path in paths:
+        with open(path) as f:
+            for b in json.load(f)["benchmarks"]:
+                if b.get("aggregate_name") == "median":
+                    med[b["run_name"].replace("/real_time", "")] = b
+    return med
+
+
+def stream_gbs(med):
+    return next((v["GBs"] for k, v in med.items() if k.startswith("stream")), None)
+
+
+def case_rows(med):
+    """(shape, m, cold) -> impl -> (GFLOP/s, weight GB/s or 0)"""
+    rows = defaultdict(dict)
+    for name, b in med.items():
+        if name.startswith("stream"):
+            continue
+        parts = name.split("/")
+        impl, shape, m = parts[0], parts[1], parts[2].split(":")[1]
+        cold = len(parts) > 3 and parts[3] == "cold"
+        rows[(shape, int(m), cold)][impl] = (b["GFLOPs"], b.get("GBs", 0))
+    return rows
+
+
+def row_order(k):
     s, m, c = k
     a, b = map(int, s.split("x"))
     return (a * b, s, m, c)
-for k in sorted(rows, key=key):
-    r = rows[k]
-    best = max(r.get("eigen_f32", (0, 0))[0], r.get("openblas_f32", (0, 0))[0]) or 1.0
-    cells = []
-    for i in impls:
-        if i not in r:
-            cells.append("")
-            continue
-        g = r[i][0]
-        cells.append(f"{g:.0f}" if i.endswith("_f32") and "int" not in i and "nf4" not in i else f"{g:.0f} ({g / best:.2f}x)")
-    print(f"| {k[0]} | {k[1]}{' cold' if k[2] else ''} | " + " | ".join(cells) + " |")
 
-print("\nm = 1: weight GB/s (bytes of the stored format per second)" + (", and % of the measured DRAM bandwidth (cold)" if stream else "") + "\n")
-print("| shape | case | " + " | ".join(impls) + " |")
-print("|---|---|" + "---|" * len(impls))
-for k in sorted(rows, key=key):
-    if k[1] != 1:
-        continue
-    r = rows[k]
-    cells = []
-    for i in impls:
-        if i not in r:
-            cells.append("")
-            continue
+
+def case_name(k):
+    return f"| {k[0]} | {k[1]}{' cold' if k[2] else ''} |"
+
+
+def print_stream(stream):
+    print(f"DRAM read bandwidth measured in this run (stream/read): {stream:.1f} GB/s\n" if stream else "")
+
+
+def measured(cell):
+    """cell(k, row, impl), empty where the impl was not measured for that case"""
+    return lambda k, r, i: cell(k, r, i) if i in r else ""
+
+
+def print_table(rows, columns, cell, only=lambda k: True, head="| shape (in x out) | m |", name=case_name):
+    """one line per case k = (shape, m, cold) that `only` accepts; cell(k, row, column) -> str,
+    row = rows[k] (impl -> (GFLOP/s, GB/s))"""
+    print(head + " " + " | ".join(columns) + " |")
+    print("|---|---|" + "---|" * len(columns))
+    for k in sorted(rows, key=row_order):
+        if only(k):
+            print(name(k) + " " + " | ".join(cell(k, rows[k], c) for c in columns) + " |")
+
+
+def print_gbs_table(rows, impls, stream):
+    print("\nm = 1: weight GB/s (bytes of the stored format per second)" + (", and % of the measured DRAM bandwidth (cold)" if stream else "") + "\n")
+
+    @measured
+    def cell(k, r, i):
         gbs = r[i][1]
-        cells.append(f"{gbs:.1f}" + (f" ({100 * gbs / stream:.0f}%)" if (k[2] and stream) else ""))
-    print(f"| {k[0]} | {'cold' if k[2] else 'hot'} | " + " | ".join(cells) + " |")
+        return f"{gbs:.1f}" + (f" ({100 * gbs / stream:.0f}%)" if (k[2] and stream) else "")
+
+    print_table(rows, impls, cell, only=lambda k: k[1] == 1, head="| shape | case |",
+                name=lambda k: f"| {k[0]} | {'cold' if k[2] else 'hot'} |")
+
+
+def main(path):
+    med = medians([path])
+    stream = stream_gbs(med)
+    rows = case_rows(med)
+    print_stream(stream)
+    print("GFLOP/s (ratio to the best dense fp32 of the same row)\n")
+
+    @measured
+    def cell(k, r, i):
+        best = max(r.get("eigen_f32", (0, 0))[0], r.get("openblas_f32", (0, 0))[0]) or 1.0
+        g = r[i][0]
+        return f"{g:.0f}" if i.endswith("_f32") and "int" not in i and "nf4" not in i else f"{g:.0f} ({g / best:.2f}x)"
+
+    print_table(rows, IMPLS, cell)
+    print_gbs_table(rows, IMPLS, stream)
+
+
+if __name__ == "__main__":
+    main(sys.argv[1])

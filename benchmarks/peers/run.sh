@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Ours and the peers, one session: builds bench_linear (ours, Eigen, OpenBLAS; as benchmarks/run.sh)
+# and bench_ggml (llama.cpp's ggml, fetched by get_llama_cpp.sh, built by its own CMake as
+# llama.cpp builds it to load a model), then runs bench_linear, bench_ggml and bench_torch.py
+# (PyTorch) one after the other, each case $REPS times interleaved, medians; JSON to build/peers/,
+# the Markdown table for BENCHMARKS.md to stdout and build/peers/table.md.
+#   benchmarks/peers/run.sh [google-benchmark flags, passed to all three, e.g. --benchmark_filter='768x3072/m:(1|128)/']
+#   env: REPS (default 5), OMP_NUM_THREADS (default 2), PYTHON (default /work/venv/bin/python: torch)
+set -euo pipefail
+cd "$(dirname "$0")/../.."
+reps=${REPS:-5}
+python=${PYTHON:-$( [ -x /work/venv/bin/python ] && echo /work/venv/bin/python || echo python3 )}
+out=build/peers
+
+llama_cpp=$(benchmarks/peers/get_llama_cpp.sh "$python")
+cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DQUANT_BENCHMARKS=ON -DQUANT_TEST=OFF >/dev/null
+cmake --build build/bench --target bench_linear >/dev/null
+cmake -S benchmarks/peers -B $out/build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGGML_CCACHE=OFF \
+  -DLLAMA_CPP_DIR="$PWD/$llama_cpp" >/dev/null
+cmake --build $out/build --target bench_ggml >/dev/null
+
+# OpenBLAS 0.3.21 does not recognise this CPU and would run its AVX2 kernels: name the core.
+export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
+flags=(--benchmark_repetitions="$reps" --benchmark_enable_random_interleaving=true
+       --benchmark_report_aggregates_only=true --benchmark_min_time=0.1)
+echo "== bench_linear" >&2
+./build/bench/benchmarks/bench_linear "${flags[@]}" --benchmark_out=$out/linear.json --benchmark_out_format=json "$@" >&2
+echo "== bench_ggml" >&2
+./$out/build/bench_ggml "${flags[@]}" --benchmark_out=$out/ggml.json --benchmark_out_format=json "$@" >&2
+echo "== bench_torch.py" >&2
+"$python" benchmarks/peers/bench_torch.py "${flags[@]}" --benchmark_out=$out/torch.json "$@" >&2
+python3 benchmarks/peers/table.py $out/linear.json $out/ggml.json $out/torch.json | tee $out/table.md
