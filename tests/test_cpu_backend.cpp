@@ -91,6 +91,28 @@ TEST_CASE("cpu backend: int8 activations give the reference's int32 sums exactly
     }
 }
 
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+TEST_CASE("cpu backend: LLM.int8() activations quantized as the reference does, outliers included", "[cpu]") {
+    for (const float threshold : {0.0f, 6.0f, 2.0f, 0.5f}) {  // off, few, many, almost every column
+        for (const std::size_t in : {1, 15, 16, 17, 100, 300}) {
+            const std::size_t m = 37, ld = (in + 63) / 64 * 64;
+            row_matrix x = random_matrix(m, in, 40 + in);
+            x(3, 0) = 0.0f;
+            if (in > 2) x.row(5).setZero();  // an all-zero row: absmax 0
+            const auto want = AbsmaxInt8::quantize_activations(x.data(), m, in, in, threshold);
+            std::vector<std::uint8_t> xu(m * ld, 77);
+            std::vector<float> sca(m);
+            const auto cols = cpu::quantize_activations_u8(view(x), threshold, ld, xu.data(), sca);
+            INFO("threshold " << threshold << " in " << in);
+            CHECK(cols == want.outliers);
+            CHECK(sca == want.SCA);
+            for (std::size_t i = 0; i < m; ++i)
+                for (std::size_t k = 0; k < in; ++k) REQUIRE(int(xu[i * ld + k]) - 128 == int(want.CA[i * in + k]));
+        }
+    }
+}
+#endif
+
 TEST_CASE("cpu backend: results do not depend on the thread count", "[cpu]") {
     const row_matrix w = random_matrix(200, 256, 8, 0.05f);
     for (std::size_t m : {1, 5, 40}) {

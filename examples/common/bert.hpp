@@ -145,8 +145,11 @@ private:
     void encoder_layer(const bert_layer& L, row_matrix& h, const std::vector<Eigen::Index>& offset) const {
         const row_matrix q = L.query(h), k = L.key(h), v = L.value(h);  // (T, C) each
         row_matrix ctx(h.rows(), h.cols());
-        for (std::size_t b = 0; b + 1 < offset.size(); ++b) {
-            const Eigen::Index s = offset[b], n = offset[b + 1] - s;
+        // sequences in parallel (each writes its own rows)
+        const auto seqs = static_cast<std::ptrdiff_t>(offset.size()) - 1;
+#pragma omp parallel for schedule(static) if (seqs > 1)
+        for (std::ptrdiff_t b = 0; b < seqs; ++b) {
+            const Eigen::Index s = offset[std::size_t(b)], n = offset[std::size_t(b) + 1] - s;
             ctx.middleRows(s, n) = attention(q.middleRows(s, n), k.middleRows(s, n), v.middleRows(s, n), cfg.heads, false);
         }
         h += L.attn_out(ctx);

@@ -123,6 +123,8 @@ struct layer_norm_weights {
 // x (T, C) normalised per row, in place: (x - mean) / sqrt(var + eps) * gamma + beta
 inline void layer_norm(row_matrix& x, const layer_norm_weights& ln) {
     const Eigen::Index C = x.cols();
+    // rows are independent: threads change no result (the same holds for every loop marked so below)
+#pragma omp parallel for schedule(static) if (x.rows() >= 64)
     for (Eigen::Index t = 0; t < x.rows(); ++t) {
         auto r = x.row(t);
         const float mean = r.mean();
@@ -133,14 +135,17 @@ inline void layer_norm(row_matrix& x, const layer_norm_weights& ln) {
 }
 
 // BERT's "gelu": exact, with erf
+template <class F>
+void apply_rows(row_matrix& x, const F& f) {
+#pragma omp parallel for schedule(static) if (x.rows() >= 64)
+    for (Eigen::Index t = 0; t < x.rows(); ++t) x.row(t) = x.row(t).unaryExpr(f);
+}
 inline void gelu_erf(row_matrix& x) {
-    x = x.unaryExpr([](float v) { return 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f)); });
+    apply_rows(x, [](float v) { return 0.5f * v * (1.0f + std::erf(v * 0.70710678118654752f)); });
 }
 // GPT-2's "gelu_new": the tanh approximation
 inline void gelu_tanh(row_matrix& x) {
-    x = x.unaryExpr([](float v) {
-        return 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v)));
-    });
+    apply_rows(x, [](float v) { return 0.5f * v * (1.0f + std::tanh(0.7978845608028654f * (v + 0.044715f * v * v * v))); });
 }
 
 // Multi-head attention for one sequence. q (T, C), k and v (S, C) with C = heads * d;
@@ -150,8 +155,10 @@ inline row_matrix attention(const Eigen::Ref<const row_matrix>& q, const Eigen::
     const Eigen::Index T = q.rows(), S = k.rows(), C = q.cols(), d = C / heads;
     const float scale = 1.0f / std::sqrt(float(d));
     row_matrix out(T, C);
-    row_matrix att(T, S);
+    // heads in parallel (when not already inside a parallel loop, e.g. over a batch's sequences)
+#pragma omp parallel for schedule(static) if (T * S >= 4096)
     for (int h = 0; h < heads; ++h) {
+        row_matrix att(T, S);
         att.noalias() = (q.middleCols(h * d, d) * k.middleCols(h * d, d).transpose()) * scale;  // (T, S)
         for (Eigen::Index t = 0; t < T; ++t) {
             const Eigen::Index visible = causal ? S - T + t + 1 : S;

@@ -19,6 +19,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <limits>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -115,25 +116,32 @@ inline void round_in_place(float* v, std::size_t n, dtype c) {
     for (; k < n; ++k) v[k] = round_to(c, v[k]);
 }
 
-// y = round(acc + bias), row by row
-inline void epilogue(matrix_view<float> y, std::span<const float> bias, dtype c) {
-    for (std::size_t i = 0; i < y.rows; ++i) {
-        float* row = y.row(i);
-        if (!bias.empty())
-            for (std::size_t r = 0; r < y.cols; ++r) row[r] += bias[r];
-        round_in_place(row, y.cols, c);
-    }
+// y = round(acc + bias), row by row (rows split between threads: the per-call work around a
+// large-m GEMM is as large as the activations, and on one thread it cost as much as the GEMM)
+inline void epilogue(matrix_view<float> y, std::span<const float> bias, dtype c, int threads) {
+    parallel_ranges(y.rows, 16, threads, [&](std::size_t i0, std::size_t i1) {
+        for (std::size_t i = i0; i < i1; ++i) {
+            float* row = y.row(i);
+            if (!bias.empty())
+                for (std::size_t r = 0; r < y.cols; ++r) row[r] += bias[r];
+            round_in_place(row, y.cols, c);
+        }
+    });
 }
 
 // x rounded to the compute dtype, laid out by `layout(x_row, in, out_row)`, rows of length ld.
 template <class Layout>
-std::vector<float> prepare_activations(const_matrix_view<float> x, std::size_t ld, dtype c, const Layout& layout) {
-    std::vector<float> rounded(x.cols), out(x.rows * ld, 0.0f);
-    for (std::size_t i = 0; i < x.rows; ++i) {
-        std::copy_n(x.row(i), x.cols, rounded.data());
-        round_in_place(rounded.data(), x.cols, c);
-        layout(rounded.data(), x.cols, out.data() + i * ld);
-    }
+std::span<const float> prepare_activations(const_matrix_view<float> x, std::size_t ld, dtype c, const Layout& layout,
+                                           int threads) {
+    const std::span<float> out = scratch<float, 0>(x.rows * ld);  // layout writes all ld of a row
+    parallel_ranges(x.rows, 16, threads, [&](std::size_t i0, std::size_t i1) {
+        std::vector<float> rounded(x.cols);
+        for (std::size_t i = i0; i < i1; ++i) {
+            std::copy_n(x.row(i), x.cols, rounded.data());
+            round_in_place(rounded.data(), x.cols, c);
+            layout(rounded.data(), x.cols, out.data() + i * ld);
+        }
+    });
     return out;
 }
 
@@ -141,10 +149,10 @@ std::vector<float> prepare_activations(const_matrix_view<float> x, std::size_t l
 // `deq(r, out_row)` (in the activations' layout, row length ld), multiplied with the float32
 // activations xp [m, ld]: our AVX-512 micro-kernel GEMM, or Eigen on panels without AVX-512.
 template <class Deq>
-void gemm_by_panels(std::size_t out, std::size_t ld, const std::vector<float>& xp, std::size_t m, matrix_view<float> y,
+void gemm_by_panels(std::size_t out, std::size_t ld, std::span<const float> xp, std::size_t m, matrix_view<float> y,
                     int threads, const Deq& deq) {
 #if defined(__AVX512F__) && defined(__AVX512BW__)
-    const auto xt = avx512::pack_activations<avx512::op_f32>(xp.data(), m, ld);
+    const auto xt = avx512::pack_activations<avx512::op_f32>(xp.data(), m, ld, threads);
     avx512::gemm<avx512::op_f32>(out, ld, xt, m, threads, deq, [&](std::size_t i, std::size_t o, float v) { y(i, o) = v; });
 #else
     using RowMap = Eigen::Map<const row_matrix>;
@@ -170,7 +178,7 @@ void forward_weight_only(generic, const QuantizedTensor<S>& w, const prepared_we
                          matrix_view<float> y, const forward_options& opt) {
     const std::size_t m = x.rows, in = w.cols(), out = w.rows();
     const auto copy = [](const float* src, std::size_t n, float* dst) { std::copy_n(src, n, dst); };
-    const auto xp = prepare_activations(x, in, opt.compute, copy);
+    const auto xp = prepare_activations(x, in, opt.compute, copy, opt.threads);
     if (m > cpu_backend::gemv_max_m) {
         gemm_by_panels(out, in, xp, m, y, opt.threads,
                        [&](std::size_t r, float* dst) { w.dequantize_row(r, std::span<float>(dst, in)); });
@@ -201,13 +209,15 @@ template <class D>
 void forward_decoded(const D& d, std::size_t out, std::size_t in, const_matrix_view<float> x, matrix_view<float> y,
                      const forward_options& opt) {
     const std::size_t m = x.rows, chunks = (in + D::chunk - 1) / D::chunk, ld = chunks * D::chunk;
-    const auto xp = prepare_activations(x, ld, opt.compute, &D::prepare_x);
+    const auto xp = prepare_activations(x, ld, opt.compute, &D::prepare_x, opt.threads);
     if (m > cpu_backend::gemv_max_m) {
 #if defined(__AVX512BF16__)
         if (opt.compute == dtype::bf16) {  // vdpbf16ps: weights and activations in bf16
-            std::vector<std::uint16_t> xb(xp.size());
-            for (std::size_t k = 0; k < xp.size(); ++k) xb[k] = bfloat16(xp[k]).bits;
-            const auto xt = avx512::pack_activations<avx512::op_bf16>(xb.data(), m, ld);
+            const std::span<std::uint16_t> xb = scratch<std::uint16_t, 1>(xp.size());
+            parallel_ranges(m, 16, opt.threads, [&](std::size_t i0, std::size_t i1) {
+                for (std::size_t k = i0 * ld; k < i1 * ld; ++k) xb[k] = bfloat16(xp[k]).bits;
+            });
+            const auto xt = avx512::pack_activations<avx512::op_bf16>(xb.data(), m, ld, opt.threads);
             avx512::gemm<avx512::op_bf16>(
                 out, ld, xt, m, opt.threads,
                 [&](std::size_t r, std::uint16_t* dst) {
@@ -278,20 +288,27 @@ inline void int8_epilogue(const QuantizedTensor<AbsmaxInt8>& w, const AbsmaxInt8
                           matrix_view<float> y, const forward_options& opt) {
     const auto& st = w.data();
     const std::size_t m = x.rows, out = w.rows(), nout = qa.outliers.size();
-    std::vector<float> wo(out * nout), row(nout ? w.cols() : 0);
-    for (std::size_t o = 0; nout && o < out; ++o) {
-        w.dequantize_row(o, row);
-        for (std::size_t t = 0; t < nout; ++t) wo[o * nout + t] = row[qa.outliers[t]];
-    }
+    // the outlier columns of the dequantized weight (as dequantize_row), transposed: [nout][out]
+    std::vector<float> wo(nout * out);
+    for (std::size_t t = 0; t < nout; ++t)
+        for (std::size_t o = 0; o < out; ++o)
+            wo[t * out + o] = static_cast<float>(st.CB[o * w.cols() + qa.outliers[t]]) * st.SCB[o] * AbsmaxInt8::inv127;
     parallel_ranges(out, 64, opt.threads, [&](std::size_t o0, std::size_t o1) {
-        for (std::size_t i = 0; i < m; ++i)
+        std::vector<float> outl(o1 - o0);
+        for (std::size_t i = 0; i < m; ++i) {
+            // x's outlier columns against wo, over t in order for every output (vectorised over o)
+            std::fill(outl.begin(), outl.end(), 0.0f);
+            for (std::size_t t = 0; t < nout; ++t) {
+                const float xv = x(i, qa.outliers[t]);
+                const float* wt = wo.data() + t * out + o0;
+                for (std::size_t o = 0; o < o1 - o0; ++o) outl[o] += xv * wt[o];
+            }
             for (std::size_t o = o0; o < o1; ++o) {
                 float v = static_cast<float>(sums[i * out + o]) * (qa.SCA[i] * st.SCB[o]) * AbsmaxInt8::inv127_squared;
                 if (!bias.empty()) v = numeric::fp::no_contract(v) + bias[o];
-                float outl = 0.0f;
-                for (std::size_t t = 0; t < nout; ++t) outl += x(i, qa.outliers[t]) * wo[o * nout + t];
-                y(i, o) = round_to(opt.compute, v + outl);
+                y(i, o) = round_to(opt.compute, v + outl[o - o0]);
             }
+        }
     });
 }
 
@@ -314,26 +331,33 @@ inline void forward_int8_rowwise(generic, const QuantizedTensor<AbsmaxInt8>& w, 
 }
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
-// AVX-512 form of AbsmaxInt8::quantize_activations for batches without outliers, writing the u8
+// The activation side of LLM.int8() (AbsmaxInt8::quantize_activations), written as the u8
 // operand of vpdpbusd (s8 + 128) directly: the same float16 rounding (vcvtps2ph, nearest even),
-// absmax, scale (1/absmax)*127 and rounding (vcvtps2dq, nearest even) as the reference. Returns
-// false when some |x| >= threshold (threshold > 0): the caller then takes the reference path.
-inline bool quantize_activations_u8(const_matrix_view<float> x, float threshold, std::size_t ld, std::uint8_t* xu,
-                                    std::vector<float>& sca) {
-    const std::size_t in = x.cols;
-    std::vector<float> row(ld);
+// per-row absmax over the values below the threshold, scale (1/absmax)*127 and rounding
+// (vcvtps2dq, nearest even) as the reference. Outliers (threshold > 0): an element with
+// |x| >= threshold is left out of its row's absmax, and its column becomes an outlier column,
+// zero (u8 128) in every row; the columns are returned in ascending order.
+inline std::vector<std::size_t> quantize_activations_u8(const_matrix_view<float> x, float threshold, std::size_t ld,
+                                                        std::uint8_t* xu, std::vector<float>& sca) {
+    const std::size_t in = x.cols, lanes = (in + 15) / 16;
+    std::vector<float> row(lanes * 16);
+    std::vector<__mmask16> outlier(lanes, 0);  // bit j of lane group g: column 16 g + j
+    const __m512 thr = _mm512_set1_ps(threshold > 0.0f ? threshold : std::numeric_limits<float>::infinity());
     for (std::size_t i = 0; i < x.rows; ++i) {
         __m512 am = _mm512_setzero_ps();
-        for (std::size_t k = 0; k < in; k += 16) {
+        for (std::size_t g = 0, k = 0; g < lanes; ++g, k += 16) {
             const __mmask16 mk = in - k >= 16 ? __mmask16(0xffff) : __mmask16((1u << (in - k)) - 1);
-            const __m512 v = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_maskz_loadu_ps(mk, x.row(i) + k), _MM_FROUND_TO_NEAREST_INT));
+            __m512 v = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_maskz_loadu_ps(mk, x.row(i) + k), _MM_FROUND_TO_NEAREST_INT));
+            const __mmask16 big = _mm512_cmp_ps_mask(_mm512_abs_ps(v), thr, _CMP_GE_OQ);
+            outlier[g] |= big;
+            v = _mm512_maskz_mov_ps(__mmask16(~big), v);
             _mm512_storeu_ps(row.data() + k, v);
             am = _mm512_max_ps(am, _mm512_abs_ps(v));
         }
         const float a = _mm512_reduce_max_ps(am);
-        if (threshold > 0.0f && a >= threshold) return false;
         sca[i] = a;
         std::uint8_t* dst = xu + i * ld;
+        std::fill(dst + in, dst + ld, std::uint8_t{128});  // padding: s8 zero
         if (a == 0.0f) {
             std::fill(dst, dst + in, std::uint8_t{128});
             continue;
@@ -347,7 +371,13 @@ inline bool quantize_activations_u8(const_matrix_view<float> x, float threshold,
             _mm512_mask_cvtepi32_storeu_epi8(dst + k, mk, _mm512_add_epi32(q, off));
         }
     }
-    return true;
+    std::vector<std::size_t> cols;
+    for (std::size_t g = 0; g < lanes; ++g)
+        for (unsigned j = 0; j < 16; ++j)
+            if (outlier[g] >> j & 1u) cols.push_back(16 * g + j);
+    for (const std::size_t j : cols)
+        for (std::size_t i = 0; i < x.rows; ++i) xu[i * ld + j] = 128;
+    return cols;
 }
 
 inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>& w, const prepared_weight<AbsmaxInt8>& p,
@@ -359,23 +389,19 @@ inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>&
     // exact s8 sum. Rows padded to 64 bytes: the weight bytes there are masked or padded to 0, so
     // the padding adds nothing.
     const std::size_t ld = (in + 63) / 64 * 64;
-    aligned_vector<std::uint8_t> xu(m * ld, 128);
+    std::uint8_t* const xu = scratch<std::uint8_t, 4>(m * ld).data();
     AbsmaxInt8::quantized_activations qa;
     qa.rows = m;
     qa.cols = in;
     qa.SCA.resize(m);
-    if (!quantize_activations_u8(x, st.params.threshold, ld, xu.data(), qa.SCA)) {
-        qa = AbsmaxInt8::quantize_activations(x.data, m, in, x.stride, st.params.threshold);
-        for (std::size_t i = 0; i < m; ++i)
-            for (std::size_t k = 0; k < in; ++k) xu[i * ld + k] = static_cast<std::uint8_t>(qa.CA[i * in + k] + 128);
-    }
+    qa.outliers = quantize_activations_u8(x, st.params.threshold, ld, xu, qa.SCA);
     // Without outliers and with float32 output, the GEMM finishes each result itself (the
     // reference epilogue below, element by element): no [m, out] int32 buffer to allocate, fault
     // in and read again (at m = 1024 that was a third of the time).
     const bool fused = qa.outliers.empty() && opt.compute == dtype::f32;
     std::vector<std::int32_t> sums(m > cpu_backend::gemv_max_m && fused ? 0 : m * out);
     if (m > cpu_backend::gemv_max_m) {  // the micro-kernel GEMM; weights: the int8 codes as they are
-        const auto xt = avx512::pack_activations<avx512::op_s8>(reinterpret_cast<const std::int8_t*>(xu.data()), m, ld);
+        const auto xt = avx512::pack_activations<avx512::op_s8>(reinterpret_cast<const std::int8_t*>(xu), m, ld, opt.threads);
         const auto decode = [&](std::size_t o, std::int8_t* dst) {
             std::copy_n(st.CB.data() + o * in, in, dst);
             std::fill(dst + in, dst + ld, std::int8_t{0});
@@ -396,7 +422,7 @@ inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>&
             for (std::size_t o = o0; o < o1; ++o) {
                 const std::int8_t* wr = st.CB.data() + o * in;
                 for (std::size_t i = 0; i < m; ++i) {
-                    const std::uint8_t* xr = xu.data() + i * ld;
+                    const std::uint8_t* xr = xu + i * ld;
                     __m512i acc = _mm512_setzero_si512();
                     std::size_t k = 0;
                     for (; k + 64 <= in; k += 64)
@@ -443,7 +469,7 @@ struct linear_kernel<cpu_backend, S> {
             }
         }
         cpu::forward_weight_only(cpu::best_arch{}, w, p, x, y, opt);
-        cpu::epilogue(y, bias, opt.compute);
+        cpu::epilogue(y, bias, opt.compute, opt.threads);
     }
 };
 

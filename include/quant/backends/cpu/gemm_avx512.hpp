@@ -81,16 +81,20 @@ using out_t = typename Op::out;
 // into X^T blocks: block b, k-group g, lane j -> the `step` elements X[32 b + j, g*step ...].
 // Rows past m are zero.
 template <class Op>
-aligned_vector<typename Op::elem> pack_activations(const typename Op::elem* x, std::size_t m, std::size_t ld) {
+const typename Op::elem* pack_activations(const typename Op::elem* x, std::size_t m, std::size_t ld, int threads) {
     using E = typename Op::elem;
     constexpr std::size_t S = Op::step;
-    const std::size_t blocks = (m + gemm_nr - 1) / gemm_nr, groups = ld / S;
-    aligned_vector<E> out(blocks * groups * gemm_nr * S, E{});
-    for (std::size_t i = 0; i < m; ++i) {
-        const std::size_t b = i / gemm_nr, j = i % gemm_nr;
-        E* dst = out.data() + b * groups * gemm_nr * S + j * S;
-        for (std::size_t g = 0; g < groups; ++g) std::memcpy(dst + g * gemm_nr * S, x + i * ld + g * S, S * sizeof(E));
-    }
+    const std::size_t blocks = (m + gemm_nr - 1) / gemm_nr, groups = ld / S, block_elems = groups * gemm_nr * S;
+    E* out = scratch<E, 2>(blocks * block_elems).data();
+    parallel_ranges(blocks, 1, threads, [&](std::size_t b0, std::size_t b1) {
+        for (std::size_t i = b0 * gemm_nr; i < b1 * gemm_nr; ++i) {
+            const std::size_t b = i / gemm_nr, j = i % gemm_nr;
+            E* dst = out + b * block_elems + j * S;
+            const E* src = x + i * ld;
+            for (std::size_t g = 0; g < groups; ++g)
+                for (std::size_t s = 0; s < S; ++s) dst[g * gemm_nr * S + s] = i < m ? src[g * S + s] : E{};
+        }
+    });
     return out;
 }
 
@@ -117,24 +121,29 @@ inline void micro_kernel(const typename Op::elem* w, std::size_t ld, const typen
 }
 
 // For every weight row o in [0, out): decode(o, dst) writes row o (ld elements) in the element
-// type; finish(i, o, sum) receives every result. Threads split the weight rows.
+// type; finish(i, o, sum) receives every result. Threads split the weight rows (in multiples of
+// the micro-kernel's 12), or, when there are too few rows for every thread to get a whole panel
+// and enough activation blocks, the activation blocks (each thread then decodes every panel:
+// cheap for such small layers). Either way each result is one micro-kernel's sum in k order, so
+// it does not depend on the split.
 template <class Op, class Decode, class Finish>
-void gemm(std::size_t out, std::size_t ld, const aligned_vector<typename Op::elem>& xt, std::size_t m, int threads,
+void gemm(std::size_t out, std::size_t ld, const typename Op::elem* xt, std::size_t m, int threads,
           const Decode& decode, const Finish& finish) {
     using E = typename Op::elem;
     const std::size_t groups = ld / Op::step, blocks = (m + gemm_nr - 1) / gemm_nr;
     const std::size_t block_elems = groups * gemm_nr * Op::step;
-    parallel_ranges(out, gemm_panel, threads, [&](std::size_t r0, std::size_t r1) {
-        aligned_vector<E> panel(gemm_panel * ld);
+    // rows [r0, r1) against activation blocks [b0, b1)
+    const auto run = [&](std::size_t r0, std::size_t r1, std::size_t b0, std::size_t b1) {
+        const std::span<E> panel = scratch<E, 3>(gemm_panel * ld);  // the worker thread's own
         alignas(64) out_t<Op> res[gemm_mr][gemm_nr];
         for (std::size_t p0 = r0; p0 < r1; p0 += gemm_panel) {
             const std::size_t np = std::min(gemm_panel, r1 - p0);
             for (std::size_t r = 0; r < np; ++r) decode(p0 + r, panel.data() + r * ld);
             std::fill(panel.begin() + static_cast<std::ptrdiff_t>(np * ld), panel.end(), E{});
-            for (std::size_t b = 0; b < blocks; ++b) {
+            for (std::size_t b = b0; b < b1; ++b) {
                 const std::size_t nx = std::min(gemm_nr, m - b * gemm_nr);
                 for (std::size_t q = 0; q < np; q += gemm_mr) {
-                    micro_kernel<Op>(panel.data() + q * ld, ld, xt.data() + b * block_elems, groups, res);
+                    micro_kernel<Op>(panel.data() + q * ld, ld, xt + b * block_elems, groups, res);
                     // row by row: the 12 outputs of one activation row are adjacent in y, while
                     // the 32 rows are a large stride apart (often a multiple of 4 KB, which would
                     // put them all in one L1 set if written column by column)
@@ -144,7 +153,12 @@ void gemm(std::size_t out, std::size_t ld, const aligned_vector<typename Op::ele
                 }
             }
         }
-    });
+    };
+    const std::size_t nt = static_cast<std::size_t>(threads > 0 ? threads : max_threads());
+    if (nt > 1 && out < nt * gemm_panel && blocks >= nt)
+        parallel_ranges(blocks, 1, threads, [&](std::size_t b0, std::size_t b1) { run(0, out, b0, b1); });
+    else
+        parallel_ranges(out, gemm_mr, threads, [&](std::size_t r0, std::size_t r1) { run(r0, r1, 0, blocks); });
 }
 
 }  // namespace quant::cpu::avx512

@@ -6,6 +6,9 @@
 
 #include <algorithm>
 #include <cstddef>
+#include <span>
+
+#include "../../tensor/aligned.hpp"
 
 #if defined(_OPENMP)
 #include <omp.h>
@@ -37,6 +40,19 @@ void parallel_ranges(std::size_t n, std::size_t grain, int threads, const F& f) 
         const std::size_t e = std::min(n, b + per * grain);
         if (b < e) f(b, e);
     }
+}
+
+// Per-thread scratch memory, reused from call to call: n elements (uninitialised; earlier
+// contents) of the calling thread's buffer number Slot, grown when needed and kept. The per-call
+// buffers of a large-m forward (activations prepared and packed, decoded weight panels) are
+// megabytes: allocated afresh, glibc maps them from the OS and faults every page in on each
+// call, which cost more than the GEMM itself for layers like 512 x 128 at m = 2048. The memory
+// stays with the thread (as large as the largest call it made).
+template <class T, int Slot>
+std::span<T> scratch(std::size_t n) {
+    thread_local aligned_vector<T> buf;
+    if (buf.size() < n) buf.resize(n);
+    return {buf.data(), n};
 }
 
 }  // namespace quant::cpu
