@@ -101,7 +101,10 @@ struct report {
 
     // One horizontal bar chart per key, side by side, every configuration a bar with its value.
     std::string svg(const std::vector<std::string>& keys) const {
-        const int panel_w = 330, bar_h = 22, gap = 6, label_w = 150, top = 56;
+        std::size_t longest = 0;
+        for (const auto& r : rows) longest = std::max(longest, r.name.size());
+        const int panel_w = 330, bar_h = 22, gap = 6, top = 56;
+        const int label_w = std::max(150, 7 * int(longest) + 24);  // ~7 px per character at 12 px
         const int H = top + int(rows.size()) * (bar_h + gap) + 40, W = int(keys.size()) * panel_w + label_w + 20;
         const char* colors[] = {"#4e79a7", "#f28e2b", "#59a14f", "#e15759", "#76b7b2", "#edc948", "#b07aa1", "#ff9da7"};
         std::ostringstream s;
