@@ -241,19 +241,29 @@ void forward_decoded(const D& d, std::size_t out, std::size_t in, const_matrix_v
             const std::size_t mt = std::min<std::size_t>(8, m - i0);
             const float* xs[8];
             for (std::size_t i = 0; i < mt; ++i) xs[i] = xp.data() + (i0 + i) * ld;
-            float res[8];
-            for (std::size_t r = r0; r < r1; ++r) {
-                switch (mt) {
-                    case 1: avx512::dot_rows<1>(d, r, chunks, xs, res); break;
-                    case 2: avx512::dot_rows<2>(d, r, chunks, xs, res); break;
-                    case 3: avx512::dot_rows<3>(d, r, chunks, xs, res); break;
-                    case 4: avx512::dot_rows<4>(d, r, chunks, xs, res); break;
-                    case 5: avx512::dot_rows<5>(d, r, chunks, xs, res); break;
-                    case 6: avx512::dot_rows<6>(d, r, chunks, xs, res); break;
-                    case 7: avx512::dot_rows<7>(d, r, chunks, xs, res); break;
-                    default: avx512::dot_rows<8>(d, r, chunks, xs, res); break;
+            // R weight rows at a time, R * M <= 8 (M = activation rows): see dot_rows
+            const auto rows = [&]<int R, int M>() {
+                float res[R * M];
+                std::size_t r = r0;
+                for (; r + R <= r1; r += R) {
+                    avx512::dot_rows<R, M>(d, r, chunks, xs, res);
+                    for (int q = 0; q < R; ++q)
+                        for (int i = 0; i < M; ++i) y(i0 + std::size_t(i), r + std::size_t(q)) = res[q * M + i];
                 }
-                for (std::size_t i = 0; i < mt; ++i) y(i0 + i, r) = res[i];
+                for (; r < r1; ++r) {
+                    avx512::dot_rows<1, M>(d, r, chunks, xs, res);
+                    for (int i = 0; i < M; ++i) y(i0 + std::size_t(i), r) = res[i];
+                }
+            };
+            switch (mt) {
+                case 1: rows.template operator()<4, 1>(); break;
+                case 2: rows.template operator()<4, 2>(); break;
+                case 3: rows.template operator()<2, 3>(); break;
+                case 4: rows.template operator()<2, 4>(); break;
+                case 5: rows.template operator()<1, 5>(); break;
+                case 6: rows.template operator()<1, 6>(); break;
+                case 7: rows.template operator()<1, 7>(); break;
+                default: rows.template operator()<1, 8>(); break;
             }
         }
     });
@@ -421,6 +431,7 @@ inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>&
         parallel_ranges(out, 16, opt.threads, [&](std::size_t o0, std::size_t o1) {
             for (std::size_t o = o0; o < o1; ++o) {
                 const std::int8_t* wr = st.CB.data() + o * in;
+                avx512::prefetch(wr);
                 for (std::size_t i = 0; i < m; ++i) {
                     const std::uint8_t* xr = xu + i * ld;
                     __m512i acc = _mm512_setzero_si512();
