@@ -90,28 +90,34 @@ inline float dot(const float* a, const float* b, std::size_t n) {
     return s;
 }
 
-// v[0:n] rounded to the dtype in place (float32: unchanged), 16 at a time where AVX-512 is there:
-// the same round-to-nearest-even as round_to (vcvtps2ph for f16; the bf16 integer rule for bf16).
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+// 16 floats rounded to the dtype and back: the same round-to-nearest-even as round_to (vcvtps2ph
+// for f16; the bf16 integer rule for bf16, a NaN kept quiet with its sign as bfloat16 does).
+inline __m512 round_vec(__m512 x, dtype c) {
+    if (c == dtype::f32) return x;
+    if (c == dtype::f16) return _mm512_cvtph_ps(_mm512_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+    const __m512i u = _mm512_castps_si512(x), hi = _mm512_set1_epi32(int(0xffff0000u));
+    const __m512i r = _mm512_and_si512(
+        _mm512_add_epi32(u, _mm512_add_epi32(_mm512_set1_epi32(0x7fff), _mm512_and_si512(_mm512_srli_epi32(u, 16), _mm512_set1_epi32(1)))), hi);
+    const __m512i quiet_nan = _mm512_or_si512(_mm512_and_si512(u, hi), _mm512_set1_epi32(0x00400000));
+    return _mm512_castsi512_ps(_mm512_mask_blend_epi32(_mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q), r, quiet_nan));
+}
+
+// (v + bias) rounded to the dtype, 16 outputs at a time (masked lanes untouched): the epilogue
+// of a weight-only GEMM. The add is not fused with anything (the reference adds the bias in a
+// separate float32 rounding).
+inline void store_biased(float* dst, __m512 v, const float* bias, dtype c, __mmask16 mask) {
+    if (bias) v = _mm512_add_round_ps(v, _mm512_maskz_loadu_ps(mask, bias), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+    _mm512_mask_storeu_ps(dst, mask, round_vec(v, c));
+}
+#endif
+
+// v[0:n] rounded to the dtype in place (float32: unchanged), 16 at a time where AVX-512 is there.
 inline void round_in_place(float* v, std::size_t n, dtype c) {
     if (c == dtype::f32) return;
     std::size_t k = 0;
 #if defined(__AVX512F__) && defined(__AVX512BW__)
-    if (c == dtype::f16) {
-        for (; k + 16 <= n; k += 16)
-            _mm512_storeu_ps(v + k, _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_loadu_ps(v + k), _MM_FROUND_TO_NEAREST_INT)));
-    } else {
-        const __m512i one = _mm512_set1_epi32(1), bias = _mm512_set1_epi32(0x7fff), hi = _mm512_set1_epi32(int(0xffff0000u));
-        for (; k + 16 <= n; k += 16) {
-            const __m512 x = _mm512_loadu_ps(v + k);
-            const __m512i u = _mm512_castps_si512(x);
-            const __m512i r = _mm512_and_si512(
-                _mm512_add_epi32(u, _mm512_add_epi32(bias, _mm512_and_si512(_mm512_srli_epi32(u, 16), one))), hi);
-            const __mmask16 nan = _mm512_cmp_ps_mask(x, x, _CMP_UNORD_Q);  // NaN: the scalar rule (quiet, sign kept)
-            _mm512_storeu_ps(v + k, _mm512_mask_blend_ps(nan, _mm512_castsi512_ps(r), x));
-            for (int l = 0; l < 16; ++l)
-                if (nan >> l & 1) v[k + std::size_t(l)] = round_to(c, v[k + std::size_t(l)]);
-        }
-    }
+    for (; k + 16 <= n; k += 16) _mm512_storeu_ps(v + k, round_vec(_mm512_loadu_ps(v + k), c));
 #endif
     for (; k < n; ++k) v[k] = round_to(c, v[k]);
 }
@@ -129,34 +135,60 @@ inline void epilogue(matrix_view<float> y, std::span<const float> bias, dtype c,
     });
 }
 
-// x rounded to the compute dtype, laid out by `layout(x_row, in, out_row)`, rows of length ld.
+// x rounded to the compute dtype, laid out by `layout(x_row, in, out_row)`, rows of length ld;
+// `rows` >= x.rows rows, `stride` >= ld apart, the rows past x.rows zero (a GEMM reads whole
+// micro-kernels of rows).
 template <class Layout>
 std::span<const float> prepare_activations(const_matrix_view<float> x, std::size_t ld, dtype c, const Layout& layout,
-                                           int threads) {
-    const std::span<float> out = scratch<float, 0>(x.rows * ld);  // layout writes all ld of a row
+                                           int threads, std::size_t rows = 0, std::size_t stride = 0) {
+    rows = std::max(rows, x.rows);
+    stride = std::max(stride, ld);
+    const std::span<float> out = scratch<float, 0>(rows * stride);  // layout writes all ld of a row
+    std::fill(out.begin() + static_cast<std::ptrdiff_t>(x.rows * stride), out.end(), 0.0f);
     parallel_ranges(x.rows, 16, threads, [&](std::size_t i0, std::size_t i1) {
         std::vector<float> rounded(x.cols);
         for (std::size_t i = i0; i < i1; ++i) {
             std::copy_n(x.row(i), x.cols, rounded.data());
             round_in_place(rounded.data(), x.cols, c);
-            layout(rounded.data(), x.cols, out.data() + i * ld);
+            layout(rounded.data(), x.cols, out.data() + i * stride);
         }
     });
     return out;
 }
 
+// activation rows the GEMM path reads (whole micro-kernels where it is ours), and their stride in
+// floats for rows of ld
+inline std::size_t gemm_rows(std::size_t m) {
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+    return avx512::gemm_rows(m);
+#else
+    return m;
+#endif
+}
+inline std::size_t gemm_stride(std::size_t ld) {
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+    return avx512::gemm_stride<float>(ld);
+#else
+    return ld;
+#endif
+}
+
 // The GEMM path, shared by every weight format: weight rows dequantized to float32 by
 // `deq(r, out_row)` (in the activations' layout, row length ld), multiplied with the float32
-// activations xp [m, ld]: our AVX-512 micro-kernel GEMM, or Eigen on panels without AVX-512.
+// activations xp [m, ld] (rows gemm_stride(ld) apart), then y = round(acc + bias): our AVX-512
+// micro-kernel GEMM with the epilogue fused (xp then holds avx512::gemm_rows(m) rows and ld is a
+// multiple of 16), or Eigen on panels without AVX-512.
 template <class Deq>
 void gemm_by_panels(std::size_t out, std::size_t ld, std::span<const float> xp, std::size_t m, matrix_view<float> y,
-                    int threads, const Deq& deq) {
+                    std::span<const float> bias, dtype c, int threads, const Deq& deq) {
 #if defined(__AVX512F__) && defined(__AVX512BW__)
-    const auto xt = avx512::pack_activations<avx512::op_f32>(xp.data(), m, ld, threads);
-    avx512::gemm<avx512::op_f32>(out, ld, xt, m, threads, deq, [&](std::size_t i, std::size_t o, float v) { y(i, o) = v; });
+    const float* const b = bias.empty() ? nullptr : bias.data();
+    avx512::gemm<avx512::op_f32>(out, ld, xp.data(), gemm_stride(ld), m, threads, deq, [&](std::size_t i, std::size_t o, __m512 v, __mmask16 mk) {
+        store_biased(y.row(i) + o, v, b ? b + o : nullptr, c, mk);
+    });
 #else
     using RowMap = Eigen::Map<const row_matrix>;
-    const RowMap X(xp.data(), static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(ld));
+    const RowMap X(xp.data(), static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(ld));  // gemm_stride(ld) == ld here
     parallel_ranges(out, cpu_backend::panel_rows, threads, [&](std::size_t r0, std::size_t r1) {
         aligned_vector<float> panel(cpu_backend::panel_rows * ld);
         for (std::size_t p0 = r0; p0 < r1; p0 += cpu_backend::panel_rows) {
@@ -169,21 +201,33 @@ void gemm_by_panels(std::size_t out, std::size_t ld, std::span<const float> xp, 
             Y.noalias() = X * P.transpose();
         }
     });
+    epilogue(y, bias, c, threads);
 #endif
 }
 
-// Weight-only forward, any format, any arch: dequantize a row, dot it (xsimd).
+
+// Weight-only forward, any format, any arch: dequantize a row, dot it (xsimd); y = round(x W^T + b).
 template <Scheme S>
-void forward_weight_only(generic, const QuantizedTensor<S>& w, const prepared_weight<S>&, const_matrix_view<float> x,
-                         matrix_view<float> y, const forward_options& opt) {
+void forward_weight_only(generic, const QuantizedTensor<S>& w, const prepared_weight<S>&, std::span<const float> bias,
+                         const_matrix_view<float> x, matrix_view<float> y, const forward_options& opt) {
     const std::size_t m = x.rows, in = w.cols(), out = w.rows();
-    const auto copy = [](const float* src, std::size_t n, float* dst) { std::copy_n(src, n, dst); };
-    const auto xp = prepare_activations(x, in, opt.compute, copy, opt.threads);
     if (m > cpu_backend::gemv_max_m) {
-        gemm_by_panels(out, in, xp, m, y, opt.threads,
-                       [&](std::size_t r, float* dst) { w.dequantize_row(r, std::span<float>(dst, in)); });
+        const std::size_t ld = (in + 15) / 16 * 16;  // whole dword groups for the GEMM's packing
+        const auto copy = [](const float* src, std::size_t n, float* dst) { std::copy_n(src, n, dst); };
+        const auto xp = prepare_activations(x, ld, opt.compute,
+                                            [&](const float* src, std::size_t n, float* dst) {
+                                                copy(src, n, dst);
+                                                std::fill(dst + n, dst + ld, 0.0f);
+                                            },
+                                            opt.threads, gemm_rows(m), gemm_stride(ld));
+        gemm_by_panels(out, ld, xp, m, y, bias, opt.compute, opt.threads, [&](std::size_t r, float* dst) {
+            w.dequantize_row(r, std::span<float>(dst, in));
+            std::fill(dst + in, dst + ld, 0.0f);
+        });
         return;
     }
+    const auto copy = [](const float* src, std::size_t n, float* dst) { std::copy_n(src, n, dst); };
+    const auto xp = prepare_activations(x, in, opt.compute, copy, opt.threads);
     parallel_ranges(out, 16, opt.threads, [&](std::size_t r0, std::size_t r1) {
         std::vector<float> row(in);
         for (std::size_t r = r0; r < r1; ++r) {
@@ -191,6 +235,7 @@ void forward_weight_only(generic, const QuantizedTensor<S>& w, const prepared_we
             for (std::size_t i = 0; i < m; ++i) y(i, r) = dot(xp.data() + i * in, row.data(), in);
         }
     });
+    epilogue(y, bias, opt.compute, opt.threads);
 }
 
 #if defined(__AVX512F__) && defined(__AVX512BW__)
@@ -205,42 +250,16 @@ inline avx512::int8_decoder make_decoder(const QuantizedTensor<AbsmaxInt8>& w, c
     return {w.data().CB.data(), w.data().SCB.data(), w.cols()};
 }
 
+// GEMV (m <= gemv_max_m): decode in registers, R weight rows at a time against up to 8
+// activation rows (dot_rows); y = acc, then the epilogue.
 template <class D>
-void forward_decoded(const D& d, std::size_t out, std::size_t in, const_matrix_view<float> x, matrix_view<float> y,
-                     const forward_options& opt) {
-    const std::size_t m = x.rows, chunks = (in + D::chunk - 1) / D::chunk, ld = chunks * D::chunk;
-    const auto xp = prepare_activations(x, ld, opt.compute, &D::prepare_x, opt.threads);
-    if (m > cpu_backend::gemv_max_m) {
-#if defined(__AVX512BF16__)
-        if (opt.compute == dtype::bf16) {  // vdpbf16ps: weights and activations in bf16
-            const std::span<std::uint16_t> xb = scratch<std::uint16_t, 1>(xp.size());
-            parallel_ranges(m, 16, opt.threads, [&](std::size_t i0, std::size_t i1) {
-                for (std::size_t k = i0 * ld; k < i1 * ld; ++k) xb[k] = bfloat16(xp[k]).bits;
-            });
-            const auto xt = avx512::pack_activations<avx512::op_bf16>(xb.data(), m, ld, opt.threads);
-            avx512::gemm<avx512::op_bf16>(
-                out, ld, xt, m, opt.threads,
-                [&](std::size_t r, std::uint16_t* dst) {
-                    thread_local aligned_vector<float> row;
-                    row.resize(ld);
-                    avx512::dequantize_prepared(d, r, chunks, row.data());
-                    for (std::size_t k = 0; k < ld; k += 16)  // ld is a multiple of 16
-                        _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k),
-                                            (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(row.data() + k)));
-                },
-                [&](std::size_t i, std::size_t o, float v) { y(i, o) = v; });
-            return;
-        }
-#endif
-        gemm_by_panels(out, ld, xp, m, y, opt.threads,
-                       [&](std::size_t r, float* dst) { avx512::dequantize_prepared(d, r, chunks, dst); });
-        return;
-    }
-    parallel_ranges(out, 16, opt.threads, [&](std::size_t r0, std::size_t r1) {
+void gemv_decoded(const D& d, std::size_t out, std::size_t chunks, std::size_t ld, const float* xp, std::size_t m,
+                  matrix_view<float> y, int threads) {
+    parallel_ranges(out, 16, threads, [&](std::size_t r0, std::size_t r1) {
         for (std::size_t i0 = 0; i0 < m; i0 += 8) {
             const std::size_t mt = std::min<std::size_t>(8, m - i0);
             const float* xs[8];
-            for (std::size_t i = 0; i < mt; ++i) xs[i] = xp.data() + (i0 + i) * ld;
+            for (std::size_t i = 0; i < mt; ++i) xs[i] = xp + (i0 + i) * ld;
             // R weight rows at a time, R * M <= 8 (M = activation rows): see dot_rows
             const auto rows = [&]<int R, int M>() {
                 float res[R * M];
@@ -269,22 +288,62 @@ void forward_decoded(const D& d, std::size_t out, std::size_t in, const_matrix_v
     });
 }
 
+template <class D>
+void forward_decoded(const D& d, std::size_t out, std::size_t in, std::span<const float> bias, const_matrix_view<float> x,
+                     matrix_view<float> y, const forward_options& opt) {
+    const std::size_t m = x.rows, chunks = (in + D::chunk - 1) / D::chunk, ld = chunks * D::chunk;
+    if (m <= cpu_backend::gemv_max_m) {
+        const auto xp = prepare_activations(x, ld, opt.compute, &D::prepare_x, opt.threads);
+        gemv_decoded(d, out, chunks, ld, xp.data(), m, y, opt.threads);
+        epilogue(y, bias, opt.compute, opt.threads);
+        return;
+    }
+    const std::size_t rows = gemm_rows(m), ldx = gemm_stride(ld);
+    const auto xp = prepare_activations(x, ld, opt.compute, &D::prepare_x, opt.threads, rows, ldx);
+#if defined(__AVX512BF16__)
+    if (opt.compute == dtype::bf16) {  // vdpbf16ps: weights and activations in bf16
+        const std::size_t ldb = avx512::gemm_stride<std::uint16_t>(ld);
+        const std::span<std::uint16_t> xb = scratch<std::uint16_t, 1>(rows * ldb);
+        parallel_ranges(rows, 16, opt.threads, [&](std::size_t i0, std::size_t i1) {
+            for (std::size_t i = i0; i < i1; ++i)
+                for (std::size_t k = 0; k < ld; k += 16)  // ld is a multiple of 16
+                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(xb.data() + i * ldb + k),
+                                        (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(xp.data() + i * ldx + k)));
+        });
+        const float* const b = bias.empty() ? nullptr : bias.data();
+        avx512::gemm<avx512::op_bf16>(
+            out, ld, xb.data(), ldb, m, opt.threads,
+            [&](std::size_t r, std::uint16_t* dst) {
+                float* row = scratch<float, 6>(ld).data();
+                avx512::dequantize_prepared(d, r, chunks, row);
+                for (std::size_t k = 0; k < ld; k += 16)
+                    _mm256_storeu_si256(reinterpret_cast<__m256i*>(dst + k), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(row + k)));
+            },
+            [&](std::size_t i, std::size_t o, __m512 v, __mmask16 mk) { store_biased(y.row(i) + o, v, b ? b + o : nullptr, opt.compute, mk); });
+        return;
+    }
+#endif
+    gemm_by_panels(out, ld, xp, m, y, bias, opt.compute, opt.threads,
+                   [&](std::size_t r, float* dst) { avx512::dequantize_prepared(d, r, chunks, dst); });
+}
+
 template <Scheme S>
-void forward_weight_only(xsimd::avx512bw, const QuantizedTensor<S>& w, const prepared_weight<S>& p,
+void forward_weight_only(xsimd::avx512bw, const QuantizedTensor<S>& w, const prepared_weight<S>& p, std::span<const float> bias,
                          const_matrix_view<float> x, matrix_view<float> y, const forward_options& opt) {
     if constexpr (std::is_same_v<S, BlockwiseInt4>) {
         const auto& st = w.data();
+        const auto run = [&](const auto& d) { forward_decoded(d, w.rows(), w.cols(), bias, x, y, opt); };
         switch (st.params.block) {
-            case 32: return forward_decoded(avx512::int4_decoder<32>(st.bytes.data(), st.blocks_per_row()), w.rows(), w.cols(), x, y, opt);
-            case 64: return forward_decoded(avx512::int4_decoder<64>(st.bytes.data(), st.blocks_per_row()), w.rows(), w.cols(), x, y, opt);
-            default: return forward_decoded(avx512::int4_decoder<128>(st.bytes.data(), st.blocks_per_row()), w.rows(), w.cols(), x, y, opt);
+            case 32: return run(avx512::int4_decoder<32>(st.bytes.data(), st.blocks_per_row()));
+            case 64: return run(avx512::int4_decoder<64>(st.bytes.data(), st.blocks_per_row()));
+            default: return run(avx512::int4_decoder<128>(st.bytes.data(), st.blocks_per_row()));
         }
     } else {
         if constexpr (requires { p.rows_hold_whole_blocks; }) {
             // blocks that straddle rows: no chunk-aligned decoding; the generic path handles it
-            if (!p.rows_hold_whole_blocks) return forward_weight_only(generic{}, w, p, x, y, opt);
+            if (!p.rows_hold_whole_blocks) return forward_weight_only(generic{}, w, p, bias, x, y, opt);
         }
-        return forward_decoded(make_decoder(w, p), w.rows(), w.cols(), x, y, opt);
+        return forward_decoded(make_decoder(w, p), w.rows(), w.cols(), bias, x, y, opt);
     }
 }
 
@@ -390,6 +449,15 @@ inline std::vector<std::size_t> quantize_activations_u8(const_matrix_view<float>
     return cols;
 }
 
+// The reference epilogue of LLM.int8(), 16 outputs at a time: float(sum) * (SCA * SCB) * 1/127^2,
+// then + bias as a separate rounding (the reference's no_contract; an intrinsic with a rounding
+// mode is never fused into an FMA).
+inline __m512 int8_rescale(__m512i sum, float sca, const float* scb, const float* bias, __mmask16 mk) {
+    const __m512 s = _mm512_mul_ps(_mm512_set1_ps(sca), _mm512_maskz_loadu_ps(mk, scb));
+    const __m512 v = _mm512_mul_ps(_mm512_mul_ps(_mm512_cvtepi32_ps(sum), s), _mm512_set1_ps(AbsmaxInt8::inv127_squared));
+    return bias ? _mm512_add_round_ps(v, _mm512_maskz_loadu_ps(mk, bias), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC) : v;
+}
+
 inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>& w, const prepared_weight<AbsmaxInt8>& p,
                                  std::span<const float> bias, const_matrix_view<float> x, matrix_view<float> y,
                                  const forward_options& opt) {
@@ -399,33 +467,40 @@ inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>&
     // exact s8 sum. Rows padded to 64 bytes: the weight bytes there are masked or padded to 0, so
     // the padding adds nothing.
     const std::size_t ld = (in + 63) / 64 * 64;
-    std::uint8_t* const xu = scratch<std::uint8_t, 4>(m * ld).data();
+    const bool gemm = m > cpu_backend::gemv_max_m;
+    const std::size_t rows = gemm ? avx512::gemm_rows(m) : m, ldx = gemm ? avx512::gemm_stride<std::uint8_t>(ld) : ld;
+    std::uint8_t* const xu = scratch<std::uint8_t, 4>(rows * ldx).data();
+    std::fill(xu + m * ldx, xu + rows * ldx, std::uint8_t{128});  // rows past m: s8 zeros
     AbsmaxInt8::quantized_activations qa;
     qa.rows = m;
     qa.cols = in;
     qa.SCA.resize(m);
-    qa.outliers = quantize_activations_u8(x, st.params.threshold, ld, xu, qa.SCA);
+    qa.outliers = quantize_activations_u8(x, st.params.threshold, ldx, xu, qa.SCA);
     // Without outliers and with float32 output, the GEMM finishes each result itself (the
-    // reference epilogue below, element by element): no [m, out] int32 buffer to allocate, fault
-    // in and read again (at m = 1024 that was a third of the time).
+    // reference epilogue, 16 outputs at a time): no [m, out] int32 buffer to allocate, fault in
+    // and read again (at m = 1024 that was a third of the time).
     const bool fused = qa.outliers.empty() && opt.compute == dtype::f32;
-    std::vector<std::int32_t> sums(m > cpu_backend::gemv_max_m && fused ? 0 : m * out);
-    if (m > cpu_backend::gemv_max_m) {  // the micro-kernel GEMM; weights: the int8 codes as they are
-        const auto xt = avx512::pack_activations<avx512::op_s8>(reinterpret_cast<const std::int8_t*>(xu), m, ld, opt.threads);
+    const float* const b = bias.empty() ? nullptr : bias.data();
+    std::vector<std::int32_t> sums(gemm && fused ? 0 : m * out);
+    if (gemm) {  // the micro-kernel GEMM; weights: the int8 codes as they are
         const auto decode = [&](std::size_t o, std::int8_t* dst) {
             std::copy_n(st.CB.data() + o * in, in, dst);
             std::fill(dst + in, dst + ld, std::int8_t{0});
         };
-        if (fused) {
-            avx512::gemm<avx512::op_s8>(out, ld, xt, m, opt.threads, decode, [&](std::size_t i, std::size_t o, std::int32_t v) {
-                const float r = static_cast<float>(v - 128 * p.row_sums[o]) * (qa.SCA[i] * st.SCB[o]) * AbsmaxInt8::inv127_squared;
-                y(i, o) = bias.empty() ? r : numeric::fp::no_contract(r) + bias[o];
+        const auto* xs = reinterpret_cast<const std::int8_t*>(xu);
+        // the s8 sum: sum(u8 w) - 128 sum(w)
+        const auto exact = [&](std::size_t o, __m512i v, __mmask16 mk) {
+            return _mm512_sub_epi32(v, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mk, p.row_sums.data() + o), 7));
+        };
+        if (fused)
+            avx512::gemm<avx512::op_s8>(out, ld, xs, ldx, m, opt.threads, decode, [&](std::size_t i, std::size_t o, __m512i v, __mmask16 mk) {
+                _mm512_mask_storeu_ps(y.row(i) + o, mk, int8_rescale(exact(o, v, mk), qa.SCA[i], st.SCB.data() + o, b ? b + o : nullptr, mk));
             });
-            return;
-        }
-        avx512::gemm<avx512::op_s8>(out, ld, xt, m, opt.threads, decode, [&](std::size_t i, std::size_t o, std::int32_t v) {
-            sums[i * out + o] = v - 128 * p.row_sums[o];
-        });
+        else
+            avx512::gemm<avx512::op_s8>(out, ld, xs, ldx, m, opt.threads, decode, [&](std::size_t i, std::size_t o, __m512i v, __mmask16 mk) {
+                _mm512_mask_storeu_epi32(sums.data() + i * out + o, mk, exact(o, v, mk));
+            });
+        if (fused) return;
     } else {
         const __mmask64 tail = in % 64 ? (~__mmask64{0} >> (64 - in % 64)) : ~__mmask64{0};
         parallel_ranges(out, 16, opt.threads, [&](std::size_t o0, std::size_t o1) {
@@ -445,21 +520,14 @@ inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>&
             }
         });
     }
-    if (!qa.outliers.empty() || opt.compute != dtype::f32) return int8_epilogue(w, qa, sums, bias, x, y, opt);
-    // the reference epilogue, 16 outputs at a time: float(sum) * (SCA * SCB) * 1/127^2, then + bias
-    // (a separate add, as the reference's no_contract)
-    const __m512 c = _mm512_set1_ps(AbsmaxInt8::inv127_squared);
+    if (!fused) return int8_epilogue(w, qa, sums, bias, x, y, opt);
     parallel_ranges(out, 64, opt.threads, [&](std::size_t o0, std::size_t o1) {
-        for (std::size_t i = 0; i < m; ++i) {
-            const __m512 a = _mm512_set1_ps(qa.SCA[i]);
+        for (std::size_t i = 0; i < m; ++i)
             for (std::size_t o = o0; o < o1; o += 16) {
                 const __mmask16 mk = o1 - o >= 16 ? __mmask16(0xffff) : __mmask16((1u << (o1 - o)) - 1);
-                const __m512 sv = _mm512_cvtepi32_ps(_mm512_maskz_loadu_epi32(mk, sums.data() + i * out + o));
-                __m512 v = _mm512_mul_ps(_mm512_mul_ps(sv, _mm512_mul_ps(a, _mm512_maskz_loadu_ps(mk, st.SCB.data() + o))), c);
-                if (!bias.empty()) v = _mm512_add_ps(v, _mm512_maskz_loadu_ps(mk, bias.data() + o));
-                _mm512_mask_storeu_ps(y.row(i) + o, mk, v);
+                const __m512i sv = _mm512_maskz_loadu_epi32(mk, sums.data() + i * out + o);
+                _mm512_mask_storeu_ps(y.row(i) + o, mk, int8_rescale(sv, qa.SCA[i], st.SCB.data() + o, b ? b + o : nullptr, mk));
             }
-        }
     });
 }
 #endif
@@ -479,8 +547,7 @@ struct linear_kernel<cpu_backend, S> {
                 return;
             }
         }
-        cpu::forward_weight_only(cpu::best_arch{}, w, p, x, y, opt);
-        cpu::epilogue(y, bias, opt.compute, opt.threads);
+        cpu::forward_weight_only(cpu::best_arch{}, w, p, bias, x, y, opt);
     }
 };
 

@@ -1,15 +1,18 @@
 // The GEMM path of the CPU backend (m above the GEMV range), AVX-512.
 //
-// C^T[o, i] = sum_k W[o, k] X[i, k] with a register-blocked micro-kernel: 12 weight rows (each
-// element broadcast) x 32 activation rows (two zmm of 16 lanes), 24 accumulators. One template
-// serves three element types, by how many k one instruction consumes per lane:
+// Y[i, o] = sum_k X[i, k] W[o, k] with a register-blocked micro-kernel: 8 activation rows (each
+// element broadcast) x 48 weight rows (three zmm of 16 output lanes), 24 accumulators, so each
+// accumulator is 16 adjacent outputs of one row of Y and the caller's epilogue (scales, bias,
+// rounding) runs on whole vectors and stores them contiguously. One template serves three element
+// types; a k-group (`step` consecutive k) is always 4 bytes:
 //   f32   vfmadd231ps   k-step 1   W panel float32, X float32
 //   bf16  vdpbf16ps     k-step 2   W panel bf16 pairs, X bf16 pairs (acc += a0 b0 + a1 b1)
 //   s8    vpdpbusd      k-step 4   W = the int8 codes themselves, X = u8 (s8 + 128) quads
-// Activations are packed once per call into X^T blocks of 32 rows: [k / step][32 lanes][step].
-// Weights are decoded panel by panel (96 rows) into the element type, row-major, so a broadcast
-// of `step` consecutive k of one row is one 32-bit load. Every output element is summed by one
-// thread in a fixed order.
+// Weights are decoded panel by panel (144 rows) into the element type, row-major, then packed
+// into micro-panels of 48 rows, k-group-major ([group][48 rows] dwords: 16 x 16 dword
+// transposes), so the kernel's weight operand is three aligned loads per k-group. Activations
+// stay row-major ([rows][ldx], rows padded with zeros to a multiple of 8): a k-group of one row
+// is one 32-bit broadcast. Every output element is summed by one thread in k order, whatever the split.
 #pragma once
 
 #if defined(__AVX512F__) && defined(__AVX512BW__)
@@ -28,128 +31,153 @@
 
 namespace quant::cpu::avx512 {
 
-inline constexpr std::size_t gemm_mr = 12;   // weight rows per micro-kernel
-inline constexpr std::size_t gemm_nr = 32;   // activation rows per micro-kernel
-inline constexpr std::size_t gemm_panel = 96;  // weight rows decoded at a time (8 micro-panels)
+// 8 x 48 measured best of 12 x 32, 14 x 32, 8 x 48, 6 x 64 and 4 x 96 (24 to 28 accumulators)
+// on the BERT shapes at m = 128 and 1024, by 3-10% for int8 and bf16.
+inline constexpr std::size_t gemm_mr = 8;                // activation rows per micro-kernel
+inline constexpr std::size_t gemm_nv = 3;                // 16-output vectors per micro-kernel
+inline constexpr std::size_t gemm_nr = 16 * gemm_nv;     // weight rows (outputs) per micro-kernel
+inline constexpr std::size_t gemm_panel = 3 * gemm_nr;   // weight rows decoded at a time
+
+// activation rows a GEMM reads: m rounded up to whole micro-kernels (the extra rows are zeros)
+inline constexpr std::size_t gemm_rows(std::size_t m) { return (m + gemm_mr - 1) / gemm_mr * gemm_mr; }
+
+// The row stride of a GEMM's activations, in elements: the row length plus one cache line. The
+// kernel reads 8 rows at once; rows a multiple of 4 KB apart (float32 rows of 1024, 3072, 4096)
+// all fall into one set of the 8-way L1 and evict each other at every k-group (3072 x 768 at
+// m = 1024: 85 -> 140 GFLOP/s with the extra line).
+template <class E>
+inline constexpr std::size_t gemm_stride(std::size_t ld) { return ld + 64 / sizeof(E); }
+
+inline __m512i broadcast_dword(const void* p) {
+    std::int32_t v;
+    std::memcpy(&v, p, sizeof v);
+    return _mm512_set1_epi32(v);
+}
 
 struct op_f32 {
     using elem = float;
     using acc = __m512;
-    using out = float;
     static constexpr std::size_t step = 1;
     static acc zero() { return _mm512_setzero_ps(); }
-    static acc madd(acc c, __m512 x, const elem* w) { return _mm512_fmadd_ps(x, _mm512_set1_ps(*w), c); }
-    static void store(float* dst, acc c) { _mm512_storeu_ps(dst, c); }
+    static acc madd(acc c, __m512i x, __m512i w) { return _mm512_fmadd_ps(_mm512_castsi512_ps(x), _mm512_castsi512_ps(w), c); }
 };
 
 #if defined(__AVX512BF16__)
 struct op_bf16 {
     using elem = std::uint16_t;  // bf16 bits
     using acc = __m512;
-    using out = float;
     static constexpr std::size_t step = 2;
     static acc zero() { return _mm512_setzero_ps(); }
-    static acc madd(acc c, __m512 x, const elem* w) {
-        std::int32_t pair;
-        std::memcpy(&pair, w, sizeof pair);
-        return _mm512_dpbf16_ps(c, (__m512bh)_mm512_castps_si512(x), (__m512bh)_mm512_set1_epi32(pair));
-    }
-    static void store(float* dst, acc c) { _mm512_storeu_ps(dst, c); }
+    static acc madd(acc c, __m512i x, __m512i w) { return _mm512_dpbf16_ps(c, (__m512bh)x, (__m512bh)w); }
 };
 #endif
 
 #if defined(__AVX512VNNI__)
 struct op_s8 {
-    using elem = std::int8_t;
+    using elem = std::int8_t;  // weights; activations are u8 (s8 + 128) in the same bytes
     using acc = __m512i;
-    using out = std::int32_t;
     static constexpr std::size_t step = 4;
     static acc zero() { return _mm512_setzero_si512(); }
-    static acc madd(acc c, __m512 x, const elem* w) {
-        std::int32_t quad;
-        std::memcpy(&quad, w, sizeof quad);
-        return _mm512_dpbusd_epi32(c, _mm512_castps_si512(x), _mm512_set1_epi32(quad));
-    }
-    static void store(std::int32_t* dst, acc c) { _mm512_storeu_si512(dst, c); }
+    static acc madd(acc c, __m512i x, __m512i w) { return _mm512_dpbusd_epi32(c, x, w); }
 };
 #endif
 
-template <class Op>
-using out_t = typename Op::out;
-
-// Packs activation rows (already in the element type, row length ld elements, ld % step == 0)
-// into X^T blocks: block b, k-group g, lane j -> the `step` elements X[32 b + j, g*step ...].
-// Rows past m are zero.
-template <class Op>
-const typename Op::elem* pack_activations(const typename Op::elem* x, std::size_t m, std::size_t ld, int threads) {
-    using E = typename Op::elem;
-    constexpr std::size_t S = Op::step;
-    const std::size_t blocks = (m + gemm_nr - 1) / gemm_nr, groups = ld / S, block_elems = groups * gemm_nr * S;
-    E* out = scratch<E, 2>(blocks * block_elems).data();
-    parallel_ranges(blocks, 1, threads, [&](std::size_t b0, std::size_t b1) {
-        for (std::size_t i = b0 * gemm_nr; i < b1 * gemm_nr; ++i) {
-            const std::size_t b = i / gemm_nr, j = i % gemm_nr;
-            E* dst = out + b * block_elems + j * S;
-            const E* src = x + i * ld;
-            for (std::size_t g = 0; g < groups; ++g)
-                for (std::size_t s = 0; s < S; ++s) dst[g * gemm_nr * S + s] = i < m ? src[g * S + s] : E{};
-        }
-    });
-    return out;
+// Transposes 16 x 16 dwords in registers: r[i] lane j -> r[j] lane i.
+inline void transpose16x16(__m512i (&r)[16]) {
+    __m512i t[16];
+    for (int i = 0; i < 8; ++i) {
+        t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+        t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; ++i) {  // r[4 i + c], 128-bit lane L: rows 4i..4i+3 of column 4L + c
+        r[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i + 0], t[4 * i + 2]);
+        r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i + 0], t[4 * i + 2]);
+        r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+        r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    for (int c = 0; c < 4; ++c) {
+        const __m512i u0 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0x88), u1 = _mm512_shuffle_i32x4(r[c], r[4 + c], 0xdd);
+        const __m512i u2 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0x88), u3 = _mm512_shuffle_i32x4(r[8 + c], r[12 + c], 0xdd);
+        t[c] = _mm512_shuffle_i32x4(u0, u2, 0x88);
+        t[8 + c] = _mm512_shuffle_i32x4(u0, u2, 0xdd);
+        t[4 + c] = _mm512_shuffle_i32x4(u1, u3, 0x88);
+        t[12 + c] = _mm512_shuffle_i32x4(u1, u3, 0xdd);
+    }
+    for (int i = 0; i < 16; ++i) r[i] = t[i];
 }
 
-// acc[r][lane] = sum over k-groups of W[r] . X^T block, for 12 weight rows starting at w (row
-// length ld elements), one block of 32 activation rows.
+// Packs gemm_nr rows of `groups` dwords (row stride `ld_dwords`, groups % 16 == 0) into
+// dst[g * gemm_nr + row]: the k-group-major micro-panel the kernel loads a k-group from.
+inline void pack_micro_panel(const std::uint32_t* src, std::size_t ld_dwords, std::size_t groups, std::uint32_t* dst) {
+    for (std::size_t h = 0; h < gemm_nr; h += 16)
+        for (std::size_t g0 = 0; g0 < groups; g0 += 16) {
+            __m512i r[16];
+            for (std::size_t i = 0; i < 16; ++i) r[i] = _mm512_loadu_si512(src + (h + i) * ld_dwords + g0);
+            transpose16x16(r);
+            for (std::size_t j = 0; j < 16; ++j) _mm512_store_si512(dst + (g0 + j) * gemm_nr + h, r[j]);
+        }
+}
+
+// res[i][v] = sum over k-groups of X[i] . W^T, for gemm_mr activation rows from x (rows ld
+// elements apart) and one packed micro-panel wp of gemm_nr weight rows. The accumulators are locals (an
+// array the caller owns stays in memory: every madd became a load, a madd and a store).
 template <class Op>
-inline void micro_kernel(const typename Op::elem* w, std::size_t ld, const typename Op::elem* xt, std::size_t groups,
-                         out_t<Op> (&res)[gemm_mr][gemm_nr]) {
-    typename Op::acc c[gemm_mr][2];
-    for (std::size_t r = 0; r < gemm_mr; ++r) c[r][0] = c[r][1] = Op::zero();
+inline void micro_kernel(const typename Op::elem* x, std::size_t ld, const std::uint32_t* wp, std::size_t groups,
+                         typename Op::acc (&res)[gemm_mr][gemm_nv]) {
+    typename Op::acc c[gemm_mr][gemm_nv];
+    for (std::size_t i = 0; i < gemm_mr; ++i)
+        for (std::size_t v = 0; v < gemm_nv; ++v) c[i][v] = Op::zero();
     for (std::size_t g = 0; g < groups; ++g) {
-        const __m512 x0 = _mm512_load_ps(reinterpret_cast<const float*>(xt + g * gemm_nr * Op::step));
-        const __m512 x1 = _mm512_load_ps(reinterpret_cast<const float*>(xt + g * gemm_nr * Op::step) + 16);
-        const typename Op::elem* wk = w + g * Op::step;
-        for (std::size_t r = 0; r < gemm_mr; ++r) {
-            c[r][0] = Op::madd(c[r][0], x0, wk + r * ld);
-            c[r][1] = Op::madd(c[r][1], x1, wk + r * ld);
+        __m512i w[gemm_nv];
+        for (std::size_t v = 0; v < gemm_nv; ++v) w[v] = _mm512_load_si512(wp + g * gemm_nr + 16 * v);
+        const typename Op::elem* xk = x + g * Op::step;
+        for (std::size_t i = 0; i < gemm_mr; ++i) {
+            const __m512i b = broadcast_dword(xk + i * ld);
+            for (std::size_t v = 0; v < gemm_nv; ++v) c[i][v] = Op::madd(c[i][v], b, w[v]);
         }
     }
-    for (std::size_t r = 0; r < gemm_mr; ++r) {
-        Op::store(res[r], c[r][0]);
-        Op::store(res[r] + 16, c[r][1]);
-    }
+    for (std::size_t i = 0; i < gemm_mr; ++i)
+        for (std::size_t v = 0; v < gemm_nv; ++v) res[i][v] = c[i][v];
 }
 
-// For every weight row o in [0, out): decode(o, dst) writes row o (ld elements) in the element
-// type; finish(i, o, sum) receives every result. Threads split the weight rows (in multiples of
-// the micro-kernel's 12), or, when there are too few rows for every thread to get a whole panel
-// and enough activation blocks, the activation blocks (each thread then decodes every panel:
-// cheap for such small layers). Either way each result is one micro-kernel's sum in k order, so
-// it does not depend on the split.
-template <class Op, class Decode, class Finish>
-void gemm(std::size_t out, std::size_t ld, const typename Op::elem* xt, std::size_t m, int threads,
-          const Decode& decode, const Finish& finish) {
+// Y = X W^T for weight rows [0, out): decode(o, dst) writes weight row o (ld elements, ld a
+// multiple of 16 dwords) in the element type; x holds gemm_rows(m) rows of ld elements, ldx
+// apart (gemm_stride; rows past m zero); store(i, o, acc, mask) receives the sums for outputs o .. o+15 of activation row
+// i < m, mask = the lanes with o + lane < out. Threads split the weight rows (in multiples of 48),
+// or, when there are too few rows for every thread to get a whole panel and enough activation
+// blocks, the activation blocks (each thread then decodes every panel: cheap for such small
+// layers). Either way each result is one micro-kernel's sum in k order: it does not depend on
+// the split.
+template <class Op, class Decode, class Store>
+void gemm(std::size_t out, std::size_t ld, const typename Op::elem* x, std::size_t ldx, std::size_t m, int threads,
+          const Decode& decode, const Store& store) {
     using E = typename Op::elem;
-    const std::size_t groups = ld / Op::step, blocks = (m + gemm_nr - 1) / gemm_nr;
-    const std::size_t block_elems = groups * gemm_nr * Op::step;
+    static_assert(sizeof(E) * Op::step == 4, "a k-group is one dword");
+    const std::size_t groups = ld / Op::step, blocks = gemm_rows(m) / gemm_mr;
     // rows [r0, r1) against activation blocks [b0, b1)
     const auto run = [&](std::size_t r0, std::size_t r1, std::size_t b0, std::size_t b1) {
-        const std::span<E> panel = scratch<E, 3>(gemm_panel * ld);  // the worker thread's own
-        alignas(64) out_t<Op> res[gemm_mr][gemm_nr];
+        const std::span<E> rows = scratch<E, 3>(gemm_panel * ld);  // the worker thread's own
+        std::uint32_t* const pk = scratch<std::uint32_t, 5>(gemm_panel * groups).data();  // 64-byte aligned
+        typename Op::acc c[gemm_mr][gemm_nv];
         for (std::size_t p0 = r0; p0 < r1; p0 += gemm_panel) {
-            const std::size_t np = std::min(gemm_panel, r1 - p0);
-            for (std::size_t r = 0; r < np; ++r) decode(p0 + r, panel.data() + r * ld);
-            std::fill(panel.begin() + static_cast<std::ptrdiff_t>(np * ld), panel.end(), E{});
-            for (std::size_t b = b0; b < b1; ++b) {
-                const std::size_t nx = std::min(gemm_nr, m - b * gemm_nr);
-                for (std::size_t q = 0; q < np; q += gemm_mr) {
-                    micro_kernel<Op>(panel.data() + q * ld, ld, xt + b * block_elems, groups, res);
-                    // row by row: the 12 outputs of one activation row are adjacent in y, while
-                    // the 32 rows are a large stride apart (often a multiple of 4 KB, which would
-                    // put them all in one L1 set if written column by column)
-                    const std::size_t nw = std::min(gemm_mr, np - q);
-                    for (std::size_t j = 0; j < nx; ++j)
-                        for (std::size_t r = 0; r < nw; ++r) finish(b * gemm_nr + j, p0 + q + r, res[r][j]);
+            const std::size_t np = std::min(gemm_panel, r1 - p0), npad = (np + gemm_nr - 1) / gemm_nr * gemm_nr;
+            for (std::size_t r = 0; r < np; ++r) decode(p0 + r, rows.data() + r * ld);
+            std::fill(rows.begin() + static_cast<std::ptrdiff_t>(np * ld), rows.begin() + static_cast<std::ptrdiff_t>(npad * ld), E{});
+            for (std::size_t q = 0; q < npad; q += gemm_nr)
+                pack_micro_panel(reinterpret_cast<const std::uint32_t*>(rows.data() + q * ld), groups, groups, pk + q * groups);
+            for (std::size_t q = 0; q < npad; q += gemm_nr) {
+                const std::size_t o = p0 + q;
+                __mmask16 mk[gemm_nv];  // the lanes below out
+                for (std::size_t v = 0; v < gemm_nv; ++v) {
+                    const std::size_t left = out > o + 16 * v ? out - o - 16 * v : 0;
+                    mk[v] = left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
+                }
+                for (std::size_t b = b0; b < b1; ++b) {
+                    micro_kernel<Op>(x + b * gemm_mr * ldx, ldx, pk + q * groups, groups, c);
+                    const std::size_t nx = std::min(gemm_mr, m - b * gemm_mr);
+                    for (std::size_t i = 0; i < nx; ++i)
+                        for (std::size_t v = 0; v < gemm_nv; ++v)
+                            if (mk[v]) store(b * gemm_mr + i, o + 16 * v, c[i][v], mk[v]);
                 }
             }
         }
@@ -158,7 +186,7 @@ void gemm(std::size_t out, std::size_t ld, const typename Op::elem* xt, std::siz
     if (nt > 1 && out < nt * gemm_panel && blocks >= nt)
         parallel_ranges(blocks, 1, threads, [&](std::size_t b0, std::size_t b1) { run(0, out, b0, b1); });
     else
-        parallel_ranges(out, gemm_mr, threads, [&](std::size_t r0, std::size_t r1) { run(r0, r1, 0, blocks); });
+        parallel_ranges(out, gemm_nr, threads, [&](std::size_t r0, std::size_t r1) { run(r0, r1, 0, blocks); });
 }
 
 }  // namespace quant::cpu::avx512
