@@ -114,6 +114,7 @@ void register_all() {
             bench_quant<AbsmaxInt8>(st, s, m, {.activations = int8_activations::rowwise}, dtype::f32, cold);
         });
         reg("int4_b64", [=](benchmark::State& st) { bench_quant<BlockwiseInt4>(st, s, m, {.block = 64}, dtype::f32, cold); });
+        reg("int4_b64_bf16", [=](benchmark::State& st) { bench_quant<BlockwiseInt4>(st, s, m, {.block = 64}, dtype::bf16, cold); });
         reg("nf4_b64", [=](benchmark::State& st) { bench_quant<NF4>(st, s, m, {.block = 64}, dtype::f32, cold); });
         reg("nf4dq_b64", [=](benchmark::State& st) {
             bench_quant<NF4>(st, s, m, {.block = 64, .double_quant = true}, dtype::f32, cold);

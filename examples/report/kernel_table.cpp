@@ -27,7 +27,8 @@ struct impl {
 };
 const impl dense[] = {{"eigen_f32", "Eigen fp32"}, {"openblas_f32", "OpenBLAS fp32"}};
 const impl quantized[] = {{"int8_w", "int8 (fp32 activations)"}, {"int8_a8", "int8 (int8 activations, VNNI)"},
-                          {"int4_b64", "int4 block 64"},          {"nf4_b64", "NF4 block 64"},
+                          {"int4_b64", "int4 block 64"},          {"int4_b64_bf16", "int4, bf16 compute"},
+                          {"nf4_b64", "NF4 block 64"},
                           {"nf4dq_b64", "NF4 + double quant"},    {"nf4_b64_bf16", "NF4, bf16 compute"}};
 
 }  // namespace

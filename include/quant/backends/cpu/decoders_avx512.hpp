@@ -194,7 +194,7 @@ struct int8_decoder {
 // Decoding happens once per chunk and row and serves all M activation rows. R rows at a time keep
 // the core busy at small M: one row's sums are chains of dependent FMAs (at M = 1, eight per
 // chunk), latency-bound at a third of the decode throughput; R rows are R independent chains.
-template <int R, int M, class D>
+template <int R, int M, bool Prescale, class D>
 inline void dot_rows(const D& d, std::size_t r, std::size_t chunks, const float* const* xs, float* out) {
     typename D::cursor p[R];
     __m512 acc[R][M];
@@ -207,7 +207,16 @@ inline void dot_rows(const D& d, std::size_t r, std::size_t chunks, const float*
     for (std::size_t c = 0; c < chunks; ++c) {
 #pragma GCC unroll 8
         for (int q = 0; q < R; ++q) {
-            if constexpr (D::chunk_scaled) {
+            if constexpr (D::chunk_scaled && Prescale) {
+                // scale each decoded vector once and accumulate directly: no per-chunk partial
+                // sums, whose registers then let R rows share each activation load
+                const __m512 s = d.scale(p[q], c);
+                d.decode(p[q], c, [&](std::size_t j, __m512 w) {
+                    w = _mm512_mul_ps(w, s);
+#pragma GCC unroll 8
+                    for (int i = 0; i < M; ++i) acc[q][i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xs[i] + c * D::chunk + 16 * j), acc[q][i]);
+                });
+            } else if constexpr (D::chunk_scaled) {
                 __m512 t[M];
 #pragma GCC unroll 8
                 for (int i = 0; i < M; ++i) t[i] = _mm512_setzero_ps();
