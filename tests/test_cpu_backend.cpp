@@ -73,7 +73,13 @@ TEST_CASE("cpu backend equals the reference: int8 weight-only and LLM.int8()", "
 }
 
 TEST_CASE("cpu backend: bf16 and f16 compute", "[cpu]") {
+    // bf16: the vdpbf16ps GEMV (m <= 16) and GEMM, every 4-bit decoder and block size
     compare_backends<NF4>({.block = 64}, {64, 100}, dtype::bf16);
+    compare_backends<NF4>({.block = 32, .double_quant = true}, {96, 416}, dtype::bf16);
+    compare_backends<FP4>({.block = 256}, {256, 512}, dtype::bf16);
+    compare_backends<BlockwiseInt4>({.block = 32}, {32, 77}, dtype::bf16);
+    compare_backends<BlockwiseInt4>({.block = 64}, {64, 200}, dtype::bf16);
+    compare_backends<BlockwiseInt4>({.block = 128}, {128, 300}, dtype::bf16);
     compare_backends<BlockwiseInt4>({.block = 32}, {64, 33}, dtype::f16);
     compare_backends<AbsmaxInt8>({.activations = int8_activations::none}, {65}, dtype::bf16);
 }

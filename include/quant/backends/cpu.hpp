@@ -293,11 +293,62 @@ void gemv_decoded(const D& d, std::size_t out, std::size_t chunks, std::size_t l
     });
 }
 
+#if defined(__AVX512BF16__)
+// GEMV with bf16 compute: weights decoded to bf16 and activations rounded to bf16, vdpbf16ps.
+template <class D>
+void gemv_decoded_bf16(const D& d, std::size_t out, std::size_t chunks, std::size_t ld, const_matrix_view<float> x,
+                       std::size_t m, matrix_view<float> y, int threads) {
+    const auto xp = prepare_activations(x, ld, dtype::bf16, &D::prepare_x_bf16, threads);
+    std::uint16_t* const xb = scratch<std::uint16_t, 1>(m * ld).data();
+    for (std::size_t k = 0; k < m * ld; k += 16)  // exact: the values are bf16 already
+        _mm256_storeu_si256(reinterpret_cast<__m256i*>(xb + k), (__m256i)_mm512_cvtneps_pbh(_mm512_loadu_ps(xp.data() + k)));
+    parallel_ranges(out, 16, threads, [&](std::size_t r0, std::size_t r1) {
+        for (std::size_t i0 = 0; i0 < m; i0 += 8) {
+            const std::size_t mt = std::min<std::size_t>(8, m - i0);
+            const std::uint16_t* xs[8];
+            for (std::size_t i = 0; i < mt; ++i) xs[i] = xb + (i0 + i) * ld;
+            const auto rows = [&]<int R, int M>() {
+                float res[R * M];
+                std::size_t r = r0;
+                for (; r + R <= r1; r += R) {
+                    avx512::dot_rows_bf16<R, M>(d, r, chunks, xs, res);
+                    for (int q = 0; q < R; ++q)
+                        for (int i = 0; i < M; ++i) y(i0 + std::size_t(i), r + std::size_t(q)) = res[q * M + i];
+                }
+                for (; r < r1; ++r) {
+                    avx512::dot_rows_bf16<1, M>(d, r, chunks, xs, res);
+                    for (int i = 0; i < M; ++i) y(i0 + std::size_t(i), r) = res[i];
+                }
+            };
+            switch (mt) {
+                case 1: rows.template operator()<4, 1>(); break;
+                case 2: rows.template operator()<4, 2>(); break;
+                case 3: rows.template operator()<2, 3>(); break;
+                case 4: rows.template operator()<2, 4>(); break;
+                case 5: rows.template operator()<1, 5>(); break;
+                case 6: rows.template operator()<1, 6>(); break;
+                case 7: rows.template operator()<1, 7>(); break;
+                default: rows.template operator()<1, 8>(); break;
+            }
+        }
+    });
+}
+#endif
+
 template <class D>
 void forward_decoded(const D& d, std::size_t out, std::size_t in, std::span<const float> bias, const_matrix_view<float> x,
                      matrix_view<float> y, const forward_options& opt) {
     const std::size_t m = x.rows, chunks = (in + D::chunk - 1) / D::chunk, ld = chunks * D::chunk;
     if (m <= cpu_backend::gemv_max_m) {
+#if defined(__AVX512BF16__)
+        if constexpr (D::has_bf16) {
+            if (opt.compute == dtype::bf16) {
+                gemv_decoded_bf16(d, out, chunks, ld, x, m, y, opt.threads);
+                epilogue(y, bias, opt.compute, opt.threads);
+                return;
+            }
+        }
+#endif
         const auto xp = prepare_activations(x, ld, opt.compute, &D::prepare_x, opt.threads);
         gemv_decoded(d, out, chunks, ld, xp.data(), m, y, opt.threads);
         epilogue(y, bias, opt.compute, opt.threads);

@@ -9,6 +9,11 @@
 //   decode(p, c, f)  calls f(j, w) for the vecs vectors of chunk c of row p, unscaled
 //   scale(p, c)      the per-lane factor for chunk c (block absmax / int4 scale), when
 //                    chunk_scaled; otherwise row_scale(p) applies to the whole row
+// The 4-bit decoders also decode to bf16 for vdpbf16ps (bf16 compute; has_bf16):
+//   prepare_x_bf16   the activation layout (floats, converted to bf16 after) for decode_bf16
+//   decode_bf16(p, c, f)  calls f(n, w) for the chunk / 32 vectors of 32 bf16 weights, unscaled;
+//                    the pairs of lanes vdpbf16ps sums into one float lane lie in one block, and
+//                    scale(p, c) applies to that float lane
 // Only compiled for AVX-512 builds (the generic path needs none of this).
 #pragma once
 
@@ -22,6 +27,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "../../numeric/half.hpp"
 #include "../../schemes/absmax_int8.hpp"
 #include "../../schemes/blockwise_int4.hpp"
 #include "../../schemes/bnb4bit.hpp"
@@ -62,9 +68,15 @@ struct bnb4bit_decoder {
         std::size_t left;     // weights of the row
     };
 
+    static constexpr bool has_bf16 = true;
+    __m512i table_bf16;  // the codebook in bf16, twice: vpermw reads 5 index bits, the 5th is noise
+
     bnb4bit_decoder(const std::uint8_t* c, const float* am, std::size_t in_, std::size_t block_)
         : codes(c), absmax(am), in(in_), block(block_), block_shift(unsigned(std::countr_zero(block_))) {
         table = _mm512_loadu_ps(Bnb4bit<Traits>::codebook.values.data());
+        alignas(64) std::uint16_t tb[32];
+        for (int i = 0; i < 32; ++i) tb[i] = bfloat16(Bnb4bit<Traits>::codebook.values[std::size_t(i % 16)]).bits;
+        table_bf16 = _mm512_load_si512(tb);
         alignas(64) std::int32_t lb[16];
         for (int i = 0; i < 16; ++i) lb[i] = static_cast<std::int32_t>((8u * i) / block_);
         lane_block = _mm512_load_si512(lb);
@@ -80,15 +92,43 @@ struct bnb4bit_decoder {
                 }
     }
 
+    // 16-bit lane w of the 64 chunk bytes holds the nibbles of elements 4w+1, 4w, 4w+3, 4w+2
+    // (bits 0-3, 4-7, 8-11, 12-15): vector n, lane w is element 4w + (n ^ 1). vdpbf16ps sums
+    // lanes 2p and 2p+1 (elements 8p + (n ^ 1) and 8p + 4 + (n ^ 1)) into float lane p, whose
+    // elements 8p .. 8p+7 share a block: scale() as in float32.
+    static void prepare_x_bf16(const float* x, std::size_t in, float* out) {
+        const std::size_t chunks = (in + chunk - 1) / chunk;
+        for (std::size_t c = 0; c < chunks; ++c)
+            for (std::size_t n = 0; n < 4; ++n)
+                for (std::size_t w = 0; w < 32; ++w) {
+                    const std::size_t e = c * chunk + 4 * w + (n ^ 1);
+                    out[c * chunk + 32 * n + w] = e < in ? x[e] : 0.0f;
+                }
+    }
+
     cursor row(std::size_t r) const { return {codes + r * in / 2, absmax + ((r * in) >> block_shift), in}; }
 
-    template <class F>
-    void decode(const cursor& p, std::size_t c, F&& f) const {
+    // the 64 code bytes of chunk c (zeros past the row's end), prefetching ahead
+    __m512i load_chunk(const cursor& p, std::size_t c) const {
         const std::uint8_t* q = p.codes + c * chunk / 2;
         prefetch(q);
         if (c % 8 == 0) _mm_prefetch(reinterpret_cast<const char*>(p.absmax + ((c * chunk) >> block_shift)) + prefetch_bytes / 16, _MM_HINT_T0);
         const std::size_t left = p.left - c * chunk;
-        const __m512i v = left >= chunk ? _mm512_loadu_si512(q) : _mm512_maskz_loadu_epi8((__mmask64{1} << (left / 2)) - 1, q);
+        return left >= chunk ? _mm512_loadu_si512(q) : _mm512_maskz_loadu_epi8((__mmask64{1} << (left / 2)) - 1, q);
+    }
+
+    template <class F>
+    void decode_bf16(const cursor& p, std::size_t c, F&& f) const {
+        const __m512i v = load_chunk(p, c);
+        f(0, _mm512_permutexvar_epi16(v, table_bf16));
+        f(1, _mm512_permutexvar_epi16(_mm512_srli_epi16(v, 4), table_bf16));
+        f(2, _mm512_permutexvar_epi16(_mm512_srli_epi16(v, 8), table_bf16));
+        f(3, _mm512_permutexvar_epi16(_mm512_srli_epi16(v, 12), table_bf16));
+    }
+
+    template <class F>
+    void decode(const cursor& p, std::size_t c, F&& f) const {
+        const __m512i v = load_chunk(p, c);
         f(0, _mm512_permutexvar_ps(v, table));
         f(1, _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table));
         f(2, _mm512_permutexvar_ps(_mm512_srli_epi32(v, 8), table));
@@ -121,10 +161,35 @@ struct int4_decoder {
 
     using cursor = const std::uint8_t*;  // the row's first block
 
+    static constexpr bool has_bf16 = true;
+    __m512i table_bf16;  // {-8 .. 7} in bf16, twice (vpermw reads 5 index bits)
+
     int4_decoder(const std::uint8_t* b, std::size_t bpr) : bytes(b), blocks_per_row(bpr) {
         alignas(64) float t[16];
         for (int i = 0; i < 16; ++i) t[i] = static_cast<float>(i - 8);
         table = _mm512_load_ps(t);
+        alignas(64) std::uint16_t tb[32];
+        for (int i = 0; i < 32; ++i) tb[i] = bfloat16(t[i % 16]).bits;
+        table_bf16 = _mm512_load_si512(tb);
+    }
+
+    // bf16: elements in order, vector n = elements 32n .. 32n+31 of the block (one scale)
+    static void prepare_x_bf16(const float* x, std::size_t in, float* out) { prepare_x(x, in, out); }
+
+    template <class F>
+    void decode_bf16(cursor p, std::size_t c, F&& f) const {
+        const std::uint8_t* q = p + c * block_bytes + sizeof(float);
+        prefetch(q);
+        if constexpr (B == 32) {  // 16 bytes: low nibbles are elements 0..15, high 16..31
+            const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
+            f(0, _mm512_permutexvar_epi16(_mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), table_bf16));
+        } else {  // 32 bytes at a time: low nibbles elements 32g + k, high B/2 + 32g + k
+            for (std::size_t g = 0; g < B / 64; ++g) {
+                const __m512i v = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * g)));
+                f(g, _mm512_permutexvar_epi16(v, table_bf16));
+                f(B / 64 + g, _mm512_permutexvar_epi16(_mm512_srli_epi16(v, 4), table_bf16));
+            }
+        }
     }
 
     static void prepare_x(const float* x, std::size_t in, float* out) {
@@ -157,6 +222,7 @@ struct int4_decoder {
 struct int8_decoder {
     static constexpr std::size_t chunk = 64, vecs = 4;
     static constexpr bool chunk_scaled = false;
+    static constexpr bool has_bf16 = false;
 
     const std::int8_t* cb;
     const float* scb;
@@ -244,6 +310,43 @@ inline void dot_rows(const D& d, std::size_t r, std::size_t chunks, const float*
             if constexpr (!D::chunk_scaled) out[q * M + i] *= D::row_scale(p[q]);
         }
 }
+
+#if defined(__AVX512BF16__)
+// dot_rows with bf16 weights and activations (vdpbf16ps: 32 products per instruction, half the
+// decoding work of float32): R weight rows from r against M activation rows in the
+// prepare_x_bf16 layout, converted to bf16.
+template <int R, int M, class D>
+inline void dot_rows_bf16(const D& d, std::size_t r, std::size_t chunks, const std::uint16_t* const* xs, float* out) {
+    typename D::cursor p[R];
+    __m512 acc[R][M];
+#pragma GCC unroll 8
+    for (int q = 0; q < R; ++q) {
+        p[q] = d.row(r + std::size_t(q));
+#pragma GCC unroll 8
+        for (int i = 0; i < M; ++i) acc[q][i] = _mm512_setzero_ps();
+    }
+    for (std::size_t c = 0; c < chunks; ++c) {
+#pragma GCC unroll 8
+        for (int q = 0; q < R; ++q) {
+            __m512 t[M];
+#pragma GCC unroll 8
+            for (int i = 0; i < M; ++i) t[i] = _mm512_setzero_ps();
+            d.decode_bf16(p[q], c, [&](std::size_t n, __m512i w) {
+#pragma GCC unroll 8
+                for (int i = 0; i < M; ++i)
+                    t[i] = _mm512_dpbf16_ps(t[i], (__m512bh)w, (__m512bh)_mm512_loadu_si512(xs[i] + c * D::chunk + 32 * n));
+            });
+            const __m512 s = d.scale(p[q], c);
+#pragma GCC unroll 8
+            for (int i = 0; i < M; ++i) acc[q][i] = _mm512_fmadd_ps(t[i], s, acc[q][i]);
+        }
+    }
+#pragma GCC unroll 8
+    for (int q = 0; q < R; ++q)
+#pragma GCC unroll 8
+        for (int i = 0; i < M; ++i) out[q * M + i] = _mm512_reduce_add_ps(acc[q][i]);
+}
+#endif
 
 // Row r dequantized into the prepared (possibly permuted) layout: what the GEMM path multiplies.
 template <class D>
