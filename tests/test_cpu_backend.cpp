@@ -72,6 +72,11 @@ TEST_CASE("cpu backend equals the reference: int8 weight-only and LLM.int8()", "
     compare_backends<AbsmaxInt8>({.activations = int8_activations::rowwise, .threshold = 2.5f}, {17, 130});
 }
 
+TEST_CASE("cpu backend equals the reference: float16 weights", "[cpu]") {
+    compare_backends<Float16>({}, {1, 63, 64, 65, 200});
+    compare_backends<Float16>({}, {64, 100}, dtype::bf16);
+}
+
 TEST_CASE("cpu backend: bf16 and f16 compute", "[cpu]") {
     // bf16: the vdpbf16ps GEMV (m <= 16) and GEMM, every 4-bit decoder and block size
     compare_backends<NF4>({.block = 64}, {64, 100}, dtype::bf16);

@@ -48,6 +48,34 @@ TEST_CASE("round-trip relative RMSE on N(0,1) weights stays within each scheme's
     CHECK(gaussian_rmse<NF4>({.block = 256}) > nf4);
     CHECK(gaussian_rmse<BlockwiseInt4>({.block = 32}) < i4);
     CHECK(gaussian_rmse<BlockwiseInt4>({.block = 128}) > i4);
+    // the bounds hold at every block size the schemes document them for
+    for (std::size_t b : {32, 64, 128}) {
+        INFO("block " << b);
+        CHECK(gaussian_rmse<BlockwiseInt4>({.block = b}) < BlockwiseInt4::rmse_bound);
+        CHECK(gaussian_rmse<NF4>({.block = b}) < NF4::rmse_bound);
+        CHECK(gaussian_rmse<NF4>({.block = b, .double_quant = true}) < NF4::rmse_bound);
+    }
+    // float16: half an ulp, uniformly spread; far below any 8-bit scheme, but not zero
+    const double f16 = gaussian_rmse<Float16>({});
+    INFO("f16 " << f16);
+    CHECK(f16 < Float16::rmse_bound);
+    CHECK(f16 > 0.25 * Float16::rmse_bound);
+}
+
+TEST_CASE("float16: round to nearest even as quant::half, exact back, beyond the range an error", "[schemes]") {
+    const std::size_t rows = 17, cols = 33;
+    auto w = th::gaussian(rows * cols, 11, 100.0f);
+    w[5] = 65504.0f;   // the largest half
+    w[6] = -65519.0f;  // rounds down to -65504
+    w[7] = 1e-8f;      // a subnormal half
+    const auto q = quantize<Float16>(w, rows, cols, {});
+    const auto d = q.dequantize();
+    for (std::size_t i = 0; i < w.size(); ++i) REQUIRE(d[i] == static_cast<float>(half(w[i])));
+    CHECK(d[6] == -65504.0f);
+    CHECK(q.size_bytes() == 2 * rows * cols);
+    CHECK(q.bits_per_weight() == 16.0);
+    w[9] = 65520.0f;  // rounds to infinity
+    CHECK_THROWS_WITH(quantize<Float16>(w, rows, cols, {}), Catch::Contains("f16: weight [0, 9]") && Catch::Contains("float16 range"));
 }
 
 TEMPLATE_TEST_CASE("4-bit schemes: requantizing dequantized weights gives the same codes (odd sizes)", "[schemes]",

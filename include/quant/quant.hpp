@@ -1,5 +1,6 @@
 // quant: weights of linear layers in 8 and 4 bits (absmax int8, blockwise int4, NF4/FP4 with
-// double quantization), bit-exact with bitsandbytes, and the layers that multiply with them.
+// double quantization), bit-exact with bitsandbytes, float16 for the layers left unquantized,
+// and the layers that multiply with them.
 #pragma once
 
 #include "version.hpp"
@@ -15,6 +16,7 @@
 #include "schemes/blockwise_int4.hpp"
 #include "schemes/nf4.hpp"
 #include "schemes/fp4.hpp"
+#include "schemes/float16.hpp"
 #include "backends/backend.hpp"
 #include "backends/reference.hpp"
 #include "linear.hpp"

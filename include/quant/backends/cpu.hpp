@@ -30,6 +30,7 @@
 #include "../schemes/absmax_int8.hpp"
 #include "../schemes/blockwise_int4.hpp"
 #include "../schemes/bnb4bit.hpp"
+#include "../schemes/float16.hpp"
 #include "backend.hpp"
 #include "cpu/arch.hpp"
 #include "cpu/decoders_avx512.hpp"
@@ -248,6 +249,9 @@ inline avx512::bnb4bit_decoder<Traits> make_decoder(const QuantizedTensor<Bnb4bi
 }
 inline avx512::int8_decoder make_decoder(const QuantizedTensor<AbsmaxInt8>& w, const prepared_weight<AbsmaxInt8>&) {
     return {w.data().CB.data(), w.data().SCB.data(), w.cols()};
+}
+inline avx512::f16_decoder make_decoder(const QuantizedTensor<Float16>& w, const prepared_weight<Float16>&) {
+    return {w.data().values.data(), w.cols()};
 }
 
 // GEMV (m <= gemv_max_m): decode in registers, R weight rows at a time against up to 8

@@ -40,9 +40,9 @@ static_assert(sizeof(int4_block<128>) == 68 && int4_block<128>::bits_per_weight 
 
 struct BlockwiseInt4 {
     static constexpr std::string_view name = "int4";
-    // Round-trip relative RMSE on N(0,1) weights [256, 768] at block 64: measured 0.0952 (0.0861
-    // at block 32, 0.1036 at 128).
-    static constexpr double rmse_bound = 0.102;
+    // Round-trip relative RMSE on N(0,1) weights [256, 768]: measured 0.0861 at block 32, 0.0952
+    // at 64, 0.1036 at 128; the bound holds for every block size.
+    static constexpr double rmse_bound = 0.106;
 
     struct params {
         std::size_t block = 64;  // 32, 64 or 128

@@ -21,6 +21,7 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cstddef>
@@ -31,6 +32,7 @@
 #include "../../schemes/absmax_int8.hpp"
 #include "../../schemes/blockwise_int4.hpp"
 #include "../../schemes/bnb4bit.hpp"
+#include "../../schemes/float16.hpp"
 
 namespace quant::cpu::avx512 {
 
@@ -109,7 +111,7 @@ struct bnb4bit_decoder {
     cursor row(std::size_t r) const { return {codes + r * in / 2, absmax + ((r * in) >> block_shift), in}; }
 
     // the 64 code bytes of chunk c (zeros past the row's end), prefetching ahead
-    __m512i load_chunk(const cursor& p, std::size_t c) const {
+    [[gnu::always_inline]] __m512i load_chunk(const cursor& p, std::size_t c) const {
         const std::uint8_t* q = p.codes + c * chunk / 2;
         prefetch(q);
         if (c % 8 == 0) _mm_prefetch(reinterpret_cast<const char*>(p.absmax + ((c * chunk) >> block_shift)) + prefetch_bytes / 16, _MM_HINT_T0);
@@ -254,6 +256,44 @@ struct int8_decoder {
     }
 
     static float row_scale(const cursor& p) { return p.scale; }
+};
+
+// float16 weights: 16 halves widen to 16 floats (vcvtph2ps), exactly; no scale.
+struct f16_decoder {
+    static constexpr std::size_t chunk = 64, vecs = 4;
+    static constexpr bool chunk_scaled = false;
+    static constexpr bool has_bf16 = false;
+
+    const half* values;
+    std::size_t in;
+
+    struct cursor {
+        const std::uint16_t* row;
+        std::size_t left;
+    };
+
+    static void prepare_x(const float* x, std::size_t in, float* out) {
+        const std::size_t padded = (in + chunk - 1) / chunk * chunk;
+        for (std::size_t k = 0; k < padded; ++k) out[k] = k < in ? x[k] : 0.0f;
+    }
+
+    cursor row(std::size_t r) const { return {reinterpret_cast<const std::uint16_t*>(values) + r * in, in}; }
+
+    template <class F>
+    void decode(const cursor& p, std::size_t c, F&& f) const {
+        const std::uint16_t* q = p.row + c * chunk;
+        prefetch(q);
+        prefetch(q + 32);
+        const std::size_t left = p.left - c * chunk;
+        for (std::size_t j = 0; j < vecs; ++j) {
+            const std::size_t n = left > 16 * j ? std::min<std::size_t>(16, left - 16 * j) : 0;
+            const __m256i h = n == 16 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 16 * j))
+                                      : _mm256_maskz_loadu_epi16(__mmask16((1u << n) - 1), q + 16 * j);
+            f(j, _mm512_cvtph_ps(h));
+        }
+    }
+
+    static float row_scale(const cursor&) { return 1.0f; }
 };
 
 // R weight rows from r against M prepared activation rows: out[q * M + i] = w_{r+q} . x_i.
