@@ -108,6 +108,59 @@ TEST_CASE("GPT-2 equals transformers: logits, KV cache, greedy generation, NF4",
     CHECK(nf4.size_bytes() < fp32.size_bytes());
 }
 
+namespace {
+
+// Linear biases stay float32 in a float16-stored layer (QuantizedLinear's bias is float32);
+// everything else of a dense_dtype = f16 model takes 2 bytes per value.
+std::size_t f16_model_bytes(const fixture_source& src) {
+    std::size_t n = 0;
+    for (const auto& [name, t] : src.f.tensors) {
+        const bool linear_bias = name.size() > 5 && name.substr(name.size() - 5) == ".bias" && name.find("LayerNorm") == std::string::npos &&
+                                 name.find("ln_") == std::string::npos;
+        n += t.numel() * (linear_bias ? 4 : 2);
+    }
+    return n;
+}
+
+}  // namespace
+
+TEST_CASE("dense parameters stored in float16 (transformers' torch_dtype): sizes, and the float32 arithmetic on them", "[models]") {
+    // The fixtures hold float16 values, so float16 storage loses nothing: the models must give the
+    // float32 models' logits up to summation order, in about half the bytes.
+    {
+        const fixture_source src{fixture::file(dir("bert_tiny") + "/model.safetensors")};
+        const fixture::file g(dir("bert_tiny") + "/golden.safetensors");
+        const auto cfg = bert_config::from_json(config("bert_tiny"));
+        const auto ids = g["input_ids"].as<std::int64_t>();
+        const std::vector<std::int32_t> seq(ids.begin(), ids.begin() + 40);
+        const auto fp32 = bert_classifier::load(src, cfg, {});
+        const auto f16 = bert_classifier::load(src, cfg, {.dense_dtype = quant::dtype::f16});
+        CHECK(rel(f16.logits({seq}), fp32.logits({seq})) < 1e-5);
+        CHECK(f16.size_bytes() == f16_model_bytes(src));
+        // NF4 Linears, the rest float16 (the reports' bitsandbytes models): smaller than NF4 alone
+        const auto nf4 = bert_classifier::load(src, cfg, {.scheme = scheme_kind::nf4_dq});
+        const auto nf4_f16 = bert_classifier::load(src, cfg, {.scheme = scheme_kind::nf4_dq, .dense_dtype = quant::dtype::f16});
+        CHECK(rel(nf4_f16.logits({seq}), nf4.logits({seq})) < 1e-5);
+        CHECK(nf4_f16.size_bytes() < nf4.size_bytes());
+        CHECK_THROWS_WITH(bert_classifier::load(src, cfg, {.dense_dtype = quant::dtype::bf16}), Catch::Contains("f32 or f16"));
+    }
+    {
+        const fixture_source src{fixture::file(dir("gpt2_tiny") + "/model.safetensors")};
+        const auto cfg = gpt2_config::from_json(config("gpt2_tiny"));
+        const std::vector<std::int32_t> ids{5, 17, 230, 99, 3, 3, 250, 1, 0, 77};
+        const auto fp32 = gpt2_lm::load(src, cfg, {});
+        const auto f16 = gpt2_lm::load(src, cfg, {.dense_dtype = quant::dtype::f16});  // the tied head reads wte in f16
+        CHECK(rel(f16.forward(ids), fp32.forward(ids)) < 1e-5);
+        CHECK(f16.size_bytes() == f16_model_bytes(src));
+        // a quantized lm_head is a second copy of wte, and changes the logits
+        const auto nf4 = gpt2_lm::load(src, cfg, {.scheme = scheme_kind::nf4_dq});
+        const auto nf4_head = gpt2_lm::load(src, cfg, {.scheme = scheme_kind::nf4_dq}, true);
+        CHECK(nf4_head.size_bytes() > nf4.size_bytes());
+        CHECK(rel(nf4_head.forward(ids), nf4.forward(ids)) > 1e-4);
+        CHECK(rel(nf4_head.forward(ids), fp32.forward(ids)) < 0.2);
+    }
+}
+
 TEST_CASE("strided perplexity equals the same computation in transformers", "[models]") {
     const fixture_source src{fixture::file(dir("gpt2_tiny") + "/model.safetensors")};
     const fixture::file g(dir("gpt2_tiny") + "/golden.safetensors");

@@ -30,6 +30,7 @@ int main(int argc, char** argv) {
     int runs = 10, threads = 0;
     float threshold = 6.0f;
     std::vector<std::string> skip{"classifier"}, selective{"attention"}, configs;
+    std::string dense = "f16";
     app.add_option("--model-dir", model_dir, "config.json, vocab.txt, model.safetensors or pytorch_model.bin")->required();
     app.add_option("--imdb", imdb, "aclImdb/test folder or JSON Lines {label, text} (.gz)")->required();
     app.add_option("--samples", samples, "random test reviews evaluated (0 = all)")->capture_default_str();
@@ -42,6 +43,10 @@ int main(int argc, char** argv) {
     app.add_option("--skip", skip, "modules kept dense in every quantized configuration (regex)")->capture_default_str();
     app.add_option("--selective", selective, "modules also kept dense by the selective configuration")->capture_default_str();
     app.add_option("--configs", configs, "subset of configurations, 'original' first");
+    app.add_option("--dense-dtype", dense,
+                   "storage of what the quantized configurations keep dense: f16 (as transformers loads a bitsandbytes model) or f32")
+        ->check(CLI::IsMember({"f16", "f32"}))
+        ->capture_default_str();
     app.add_option("--out", out_dir, "folder for the .md/.csv/.json/.svg results")->capture_default_str();
     CLI11_PARSE(app, argc, argv);
 
@@ -67,7 +72,7 @@ int main(int argc, char** argv) {
         rep.title = "BERT on IMDB (" + std::to_string(ids.size()) + " test reviews, max length " + std::to_string(max_length) + ")";
         rep.columns = {{"model_size_mb", "Model size (MB)", 6}, {"avg_latency_seconds", "Latency per sample (s)", 6},
                        {"accuracy", "Accuracy", 4}};
-        for (auto c : select_configs(report_configs(threshold, skip, selective), configs)) {
+        for (auto c : select_configs(report_configs(threshold, skip, selective, parse_dense_dtype(dense)), configs)) {
             c.policy.threads = threads;
             const auto model = bert_classifier::load(src, cfg, c.policy);
             // warm-up: one batch

@@ -58,7 +58,7 @@ struct bert_layer {
 class bert_classifier {
 public:
     bert_config cfg;
-    row_matrix word_emb, pos_emb, type_emb;  // (V, C), (P, C), (2, C)
+    embedding word_emb, pos_emb, type_emb;  // (V, C), (P, C), (2, C)
     layer_norm_weights ln_emb;
     std::vector<bert_layer> layers;
     any_linear pooler, classifier;
@@ -68,10 +68,11 @@ public:
         bert_classifier m;
         m.cfg = cfg;
         const std::string e = "bert.embeddings.";
-        m.word_emb = src.matrix(e + "word_embeddings.weight");
-        m.pos_emb = src.matrix(e + "position_embeddings.weight");
-        m.type_emb = src.matrix(e + "token_type_embeddings.weight");
-        m.ln_emb = ln(src, e + "LayerNorm", cfg.layer_norm_eps);
+        const dtype dd = policy.dense_dtype;
+        m.word_emb = embedding(src.matrix(e + "word_embeddings.weight"), dd);
+        m.pos_emb = embedding(src.matrix(e + "position_embeddings.weight"), dd);
+        m.type_emb = embedding(src.matrix(e + "token_type_embeddings.weight"), dd);
+        m.ln_emb = ln(src, e + "LayerNorm", cfg.layer_norm_eps, dd);
         auto lin = [&](const std::string& name) {
             return make_linear(name, src.matrix(name + ".weight"), src.vector(name + ".bias"), policy);
         };
@@ -80,8 +81,8 @@ public:
             bert_layer L{lin(p + "attention.self.query"), lin(p + "attention.self.key"),
                          lin(p + "attention.self.value"), lin(p + "attention.output.dense"),
                          lin(p + "intermediate.dense"),   lin(p + "output.dense"),
-                         ln(src, p + "attention.output.LayerNorm", cfg.layer_norm_eps),
-                         ln(src, p + "output.LayerNorm", cfg.layer_norm_eps)};
+                         ln(src, p + "attention.output.LayerNorm", cfg.layer_norm_eps, dd),
+                         ln(src, p + "output.LayerNorm", cfg.layer_norm_eps, dd)};
             m.layers.push_back(std::move(L));
         }
         m.pooler = lin("bert.pooler.dense");
@@ -91,7 +92,7 @@ public:
 
     // The reports' model size: every parameter, quantized storage included, in bytes.
     std::size_t size_bytes() const {
-        std::size_t n = std::size_t(word_emb.size() + pos_emb.size() + type_emb.size()) * 4 + ln_emb.size_bytes();
+        std::size_t n = word_emb.size_bytes() + pos_emb.size_bytes() + type_emb.size_bytes() + ln_emb.size_bytes();
         for (const auto& L : layers)
             n += L.query.size_bytes() + L.key.size_bytes() + L.value.size_bytes() + L.attn_out.size_bytes() +
                  L.inter.size_bytes() + L.out.size_bytes() + L.ln_attn.size_bytes() + L.ln_out.size_bytes();
@@ -121,8 +122,8 @@ public:
 
 private:
     template <class Src>
-    static layer_norm_weights ln(const Src& src, const std::string& p, float eps) {
-        return {src.vector(p + ".weight"), src.vector(p + ".bias"), eps};
+    static layer_norm_weights ln(const Src& src, const std::string& p, float eps, dtype storage) {
+        return {src.vector(p + ".weight"), src.vector(p + ".bias"), eps, storage};
     }
 
     // word + position + token type 0, then layer norm: (T, C)
@@ -134,7 +135,10 @@ private:
                           " tokens exceeds max_position_embeddings ", cfg.max_positions);
             for (std::size_t p = 0; p < seq.size(); ++p, ++t) {
                 detail::check(seq[p] >= 0 && seq[p] < word_emb.rows(), "bert: token id ", seq[p], " outside the vocabulary");
-                h.row(t) = word_emb.row(seq[p]) + pos_emb.row(Eigen::Index(p)) + type_emb.row(0);
+                h.row(t).setZero();
+                word_emb.add_row(seq[p], h.row(t).data());
+                pos_emb.add_row(Eigen::Index(p), h.row(t).data());
+                type_emb.add_row(0, h.row(t).data());
             }
         }
         layer_norm(h, ln_emb);

@@ -48,10 +48,10 @@ struct kv_cache {
 class gpt2_lm {
 public:
     gpt2_config cfg;
-    row_matrix wte, wpe;  // (V, C), (P, C)
+    embedding wte, wpe;  // (V, C), (P, C)
     std::vector<gpt2_block> blocks;
     layer_norm_weights ln_f;
-    any_linear lm_head;  // tied to wte; dense unless the policy quantizes "lm_head"
+    any_linear lm_head;  // a quantized copy of wte when asked for; else the head multiplies with wte itself
 
     // `lm_head` is kept dense unless the policy names it, as bitsandbytes does
     template <weight_source Src>
@@ -61,10 +61,13 @@ public:
         m.cfg = cfg;
         // checkpoints name tensors "transformer.h.0..." (GPT2LMHeadModel) or "h.0..." (GPT2Model)
         const std::string pre = src.has("transformer.wte.weight") ? "transformer." : "";
-        m.wte = src.matrix(pre + "wte.weight");
-        m.wpe = src.matrix(pre + "wpe.weight");
+        const dtype dd = policy.dense_dtype;
+        const row_matrix wte = src.matrix(pre + "wte.weight");
+        m.wte = embedding(wte, dd);
+        m.wpe = embedding(src.matrix(pre + "wpe.weight"), dd);
+        m.threads = policy.threads;
         auto ln = [&](const std::string& p) {
-            return layer_norm_weights{src.vector(p + ".weight"), src.vector(p + ".bias"), cfg.layer_norm_eps};
+            return layer_norm_weights{src.vector(p + ".weight"), src.vector(p + ".bias"), cfg.layer_norm_eps, dd};
         };
         auto conv1d = [&](const std::string& name) {  // (in, out) stored -> (out, in)
             row_matrix w = src.matrix(pre + name + ".weight").transpose();
@@ -76,19 +79,17 @@ public:
                                 conv1d(p + "attn.c_proj"), conv1d(p + "mlp.c_fc"), conv1d(p + "mlp.c_proj")});
         }
         m.ln_f = ln(pre + "ln_f");
-        linear_policy head = policy;
-        if (!quantize_lm_head) head.scheme = scheme_kind::dense;
-        m.lm_head = make_linear("lm_head", m.wte, {}, head);
+        if (quantize_lm_head && policy.quantizes("lm_head")) m.lm_head = make_linear("lm_head", wte, {}, policy);
         return m;
     }
 
     // Every parameter once (the tied head counts once, with wte), quantized storage included.
     std::size_t size_bytes() const {
-        std::size_t n = std::size_t(wte.size() + wpe.size()) * 4 + ln_f.size_bytes();
+        std::size_t n = wte.size_bytes() + wpe.size_bytes() + ln_f.size_bytes();
         for (const auto& b : blocks)
             n += b.ln_1.size_bytes() + b.ln_2.size_bytes() + b.c_attn.size_bytes() + b.attn_proj.size_bytes() +
                  b.c_fc.size_bytes() + b.mlp_proj.size_bytes();
-        if (lm_head.quantized()) n += lm_head.size_bytes();  // a quantized head is a second copy
+        if (quantized_head()) n += lm_head.size_bytes();  // a quantized head is a second copy
         return n;
     }
 
@@ -101,11 +102,13 @@ public:
         for (Eigen::Index t = 0; t < T; ++t) {
             detail::check(ids[std::size_t(t)] >= 0 && ids[std::size_t(t)] < wte.rows(), "gpt2: token id ",
                           ids[std::size_t(t)], " outside the vocabulary");
-            h.row(t) = wte.row(ids[std::size_t(t)]) + wpe.row(past + t);
+            h.row(t).setZero();
+            wte.add_row(ids[std::size_t(t)], h.row(t).data());
+            wpe.add_row(past + t, h.row(t).data());
         }
         for (std::size_t l = 0; l < blocks.size(); ++l) block(blocks[l], h, cache.k[l], cache.v[l]);
         layer_norm(h, ln_f);
-        return lm_head(h);  // (T, V)
+        return quantized_head() ? lm_head(h) : wte.project(h, threads);  // (T, V)
     }
 
     row_matrix forward(const std::vector<std::int32_t>& ids) const {
@@ -114,6 +117,9 @@ public:
     }
 
 private:
+    int threads = 0;
+    bool quantized_head() const { return lm_head.out_features() != 0 && lm_head.quantized(); }
+
     void block(const gpt2_block& b, row_matrix& h, row_matrix& K, row_matrix& V) const {
         const Eigen::Index T = h.rows(), C = h.cols();
         row_matrix a = h;

@@ -43,6 +43,11 @@ struct linear_policy {
     // full name, the way bitsandbytes' llm_int8_skip_modules matches substrings
     std::vector<std::string> skip{};
     int threads = 0;
+    // storage of every parameter left dense (embeddings, layer norms, skipped Linears): float32,
+    // or float16 as transformers stores them when it loads a model with bitsandbytes (its
+    // torch_dtype default there, which the reports' model sizes reflect); the arithmetic stays
+    // float32 either way (float16 values widen exactly)
+    dtype dense_dtype = dtype::f32;
 
     bool quantizes(const std::string& module) const {
         if (scheme == scheme_kind::dense) return false;
@@ -76,8 +81,8 @@ struct quantized_linear {
 
 class any_linear {
 public:
-    using variant = std::variant<dense_linear, quantized_linear<AbsmaxInt8>, quantized_linear<BlockwiseInt4>,
-                                 quantized_linear<NF4>, quantized_linear<FP4>>;
+    using variant = std::variant<dense_linear, quantized_linear<Float16>, quantized_linear<AbsmaxInt8>,
+                                 quantized_linear<BlockwiseInt4>, quantized_linear<NF4>, quantized_linear<FP4>>;
     any_linear() = default;
     explicit any_linear(variant v) : v_(std::move(v)) {}
 
@@ -90,15 +95,25 @@ public:
     std::size_t in_features() const { return std::visit([](const auto& l) { return l.in_features(); }, v_); }
     std::size_t out_features() const { return std::visit([](const auto& l) { return l.out_features(); }, v_); }
     std::size_t size_bytes() const { return std::visit([](const auto& l) { return l.size_bytes(); }, v_); }
-    bool quantized() const { return v_.index() != 0; }
+    bool quantized() const { return v_.index() > 1; }  // not float32 or float16
 
 private:
     variant v_;
 };
 
+inline void check_dense_dtype(dtype t) {
+    detail::check(t == dtype::f32 || t == dtype::f16, "dense parameters are stored in f32 or f16, not ", dtype_name(t));
+}
+
 // weight (out, in), bias (out) or empty
 inline any_linear make_linear(const std::string& module, row_matrix w, std::vector<float> b, const linear_policy& p) {
-    if (!p.quantizes(module)) return any_linear(dense_linear{std::move(w), std::move(b)});
+    check_dense_dtype(p.dense_dtype);
+    if (!p.quantizes(module)) {
+        if (p.dense_dtype == dtype::f16)
+            return any_linear(quantized_linear<Float16>{
+                QuantizedLinear<Float16, cpu_backend>::from_dense(view(w), b, {}, {.threads = p.threads})});
+        return any_linear(dense_linear{std::move(w), std::move(b)});
+    }
     const forward_options opt{.compute = p.compute, .threads = p.threads};
     auto q = [&]<class S>(const typename S::params& sp) {
         return any_linear(quantized_linear<S>{QuantizedLinear<S, cpu_backend>::from_dense(view(w), b, sp, opt)});
@@ -114,14 +129,74 @@ inline any_linear make_linear(const std::string& module, row_matrix w, std::vect
     return any_linear(dense_linear{std::move(w), std::move(b)});
 }
 
+// A lookup table (rows, C) of token or position vectors, stored in float32 or float16
+// (linear_policy::dense_dtype); a language model's tied output layer multiplies with it in place.
+class embedding {
+public:
+    embedding() = default;
+    embedding(const row_matrix& w, dtype storage) : half_(storage == dtype::f16) {
+        check_dense_dtype(storage);
+        if (half_) f16_ = QuantizedTensor<Float16>::quantize(view(w));
+        else f32_ = w;
+    }
+    Eigen::Index rows() const { return half_ ? Eigen::Index(f16_.rows()) : f32_.rows(); }
+    Eigen::Index cols() const { return half_ ? Eigen::Index(f16_.cols()) : f32_.cols(); }
+    std::size_t size_bytes() const { return half_ ? f16_.size_bytes() : std::size_t(f32_.size()) * 4; }
+
+    // dst (C) += row r
+    void add_row(Eigen::Index r, float* dst) const {
+        if (!half_) {
+            Eigen::Map<Eigen::RowVectorXf>(dst, f32_.cols()) += f32_.row(r);
+            return;
+        }
+        const auto* h = f16_.data().values.data() + std::size_t(r) * f16_.cols();
+        for (std::size_t c = 0; c < f16_.cols(); ++c) dst[c] += static_cast<float>(h[c]);
+    }
+
+    // y (T, rows) = x (T, C) . table^T
+    row_matrix project(const row_matrix& x, int threads) const {
+        row_matrix y(x.rows(), rows());
+        if (!half_) {
+            y.noalias() = x * f32_.transpose();
+        } else {
+            using kernel = linear_kernel<cpu_backend, Float16>;
+            kernel::forward(f16_, kernel::prepare(f16_), {}, view(x), view(y), {.threads = threads});
+        }
+        return y;
+    }
+
+private:
+    bool half_ = false;
+    row_matrix f32_;
+    QuantizedTensor<Float16> f16_;
+};
+
 struct layer_norm_weights {
-    std::vector<float> gamma, beta;
+    std::vector<float> gamma, beta;     // float32 storage, or
+    std::vector<half> gamma16, beta16;  // float16 storage (linear_policy::dense_dtype)
     float eps = 1e-5f;
-    std::size_t size_bytes() const { return (gamma.size() + beta.size()) * 4; }
+
+    layer_norm_weights() = default;
+    layer_norm_weights(std::vector<float> g, std::vector<float> b, float e, dtype storage = dtype::f32) : eps(e) {
+        check_dense_dtype(storage);
+        if (storage == dtype::f32) {
+            gamma = std::move(g), beta = std::move(b);
+            return;
+        }
+        for (float v : g) gamma16.push_back(half(v));
+        for (float v : b) beta16.push_back(half(v));
+    }
+    std::size_t size_bytes() const { return (gamma.size() + beta.size()) * 4 + (gamma16.size() + beta16.size()) * 2; }
 };
 
 // x (T, C) normalised per row, in place: (x - mean) / sqrt(var + eps) * gamma + beta
-inline void layer_norm(row_matrix& x, const layer_norm_weights& ln) {
+inline void layer_norm(row_matrix& x, const layer_norm_weights& w) {
+    layer_norm_weights wide;  // float16 parameters widened once per call (C values)
+    if (!w.gamma16.empty())
+        for (std::size_t c = 0; c < w.gamma16.size(); ++c)
+            wide.gamma.push_back(static_cast<float>(w.gamma16[c])), wide.beta.push_back(static_cast<float>(w.beta16[c]));
+    const auto& ln = w.gamma16.empty() ? w : wide;
+    const float eps = w.eps;
     const Eigen::Index C = x.cols();
     // rows are independent: threads change no result (the same holds for every loop marked so below)
 #pragma omp parallel for schedule(static) if (x.rows() >= 64)
@@ -129,7 +204,7 @@ inline void layer_norm(row_matrix& x, const layer_norm_weights& ln) {
         auto r = x.row(t);
         const float mean = r.mean();
         const float var = (r.array() - mean).square().mean();
-        const float inv = 1.0f / std::sqrt(var + ln.eps);
+        const float inv = 1.0f / std::sqrt(var + eps);
         for (Eigen::Index c = 0; c < C; ++c) r(c) = (r(c) - mean) * inv * ln.gamma[std::size_t(c)] + ln.beta[std::size_t(c)];
     }
 }

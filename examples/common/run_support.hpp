@@ -1,5 +1,5 @@
-// What the evaluation programs share: a checkpoint as a weight source, the reports'
-// configurations by name, a progress bar on stderr, the process's resident memory.
+// What the evaluation programs share: a checkpoint as a weight source, a progress bar on
+// stderr, the process's resident memory (and configs.hpp: the reports' configurations).
 #pragma once
 
 #include <chrono>
@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 #include <quant/io/checkpoint.hpp>
 
+#include "configs.hpp"
 #include "nn.hpp"
 #include "text_file.hpp"
 
@@ -35,51 +36,23 @@ inline nlohmann::json read_model_config(const std::filesystem::path& dir) {
 }
 
 // A Hugging Face checkpoint (safetensors, sharded, or pytorch_model.bin) as float32 tensors.
+// Each tensor's mapped pages go back to the kernel once it is read: the process's resident
+// memory is then the model's, not the file's.
 struct checkpoint_source {
     const io::checkpoint& ckpt;
     bool has(const std::string& n) const { return ckpt.contains(n); }
     row_matrix matrix(const std::string& n) const {
         std::size_t r = 0, c = 0;
         const std::vector<float> v = ckpt.at(n).matrix(r, c);
+        ckpt.release(n);
         return Eigen::Map<const row_matrix>(v.data(), Eigen::Index(r), Eigen::Index(c));
     }
-    std::vector<float> vector(const std::string& n) const { return ckpt.at(n).vector(); }
-};
-
-struct named_config {
-    std::string name;  // as the reports name them
-    linear_policy policy;
-};
-
-// The reports' configurations; `skip` (bitsandbytes' llm_int8_skip_modules) applies to all of
-// them; `selective` names the modules the selective variants keep dense.
-inline std::vector<named_config> report_configs(float int8_threshold, const std::vector<std::string>& skip,
-                                                const std::vector<std::string>& selective) {
-    std::vector<std::string> sel = skip;
-    sel.insert(sel.end(), selective.begin(), selective.end());
-    return {
-        {"original", {}},
-        {"quantized_model_8_bit", {.scheme = scheme_kind::int8, .int8_threshold = int8_threshold, .skip = skip}},
-        {"quantized_model_8_bit_selective", {.scheme = scheme_kind::int8, .int8_threshold = int8_threshold, .skip = sel}},
-        {"quantized_model_4_bit_set1", {.scheme = scheme_kind::nf4_dq, .compute = dtype::bf16, .skip = skip}},
-        {"quantized_model_4_bit_set2", {.scheme = scheme_kind::nf4, .compute = dtype::f16, .skip = skip}},
-        {"quantized_model_nf4_fp32", {.scheme = scheme_kind::nf4, .skip = skip}},
-        {"quantized_model_int4", {.scheme = scheme_kind::int4, .compute = dtype::bf16, .skip = skip}},
-    };
-}
-
-inline std::vector<named_config> select_configs(const std::vector<named_config>& all, const std::vector<std::string>& names) {
-    if (names.empty()) return all;
-    std::vector<named_config> out;
-    for (const auto& n : names) {
-        bool found = false;
-        for (const auto& c : all)
-            if (c.name == n) out.push_back(c), found = true;
-        detail::check(found, "unknown configuration '", n, "'");
+    std::vector<float> vector(const std::string& n) const {
+        std::vector<float> v = ckpt.at(n).vector();
+        ckpt.release(n);
+        return v;
     }
-    detail::check(out.front().name == "original", "the first configuration must be 'original' (the ratios refer to it)");
-    return out;
-}
+};
 
 // [=====>      ] 42% label, redrawn in place on stderr
 class progress_bar {

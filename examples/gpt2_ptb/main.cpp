@@ -60,9 +60,21 @@ double token_latency_ms(const gpt2_lm& model, int n) {
     return std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count() / n;
 }
 
-int run_ptb(const std::string& model_dir, const std::string& ptb, const std::string& join, std::size_t stride,
-            std::size_t max_length, int threads, int gen_tokens, const std::vector<std::string>& skip,
-            const std::vector<std::string>& selective, const std::vector<std::string>& configs, const std::string& out_dir) {
+struct ptb_options {
+    std::string join = "\n\n";
+    std::size_t stride = 512, max_length = 0;
+    int threads = 0, gen_tokens = 32;
+    float int8_threshold = 6.0f;
+    std::string dense = "f16";
+    bool quantize_lm_head = false;
+    std::vector<std::string> skip{}, selective{"attn"}, configs;
+};
+
+int run_ptb(const std::string& model_dir, const std::string& ptb, const ptb_options& o, const std::string& out_dir) {
+    const std::string& join = o.join;
+    const std::size_t stride = o.stride;
+    std::size_t max_length = o.max_length;
+    const int threads = o.threads, gen_tokens = o.gen_tokens;
     fs::create_directories(out_dir);  // first: a bad --out must not cost a whole evaluation
     auto mf = open_model(model_dir);
     const auto lines = read_ptb(ptb);
@@ -78,10 +90,11 @@ int run_ptb(const std::string& model_dir, const std::string& ptb, const std::str
     rep.columns = {{"model_size_mb", "Model size (MB)", 2},     {"memory_mb", "Peak resident memory (MB)", 1},
                    {"window_latency_s", "Latency per window (s)", 4}, {"token_latency_ms", "Latency per token (ms)", 2},
                    {"perplexity", "Perplexity", 3},             {"scored_tokens", "Scored tokens", 0}};
-    for (auto c : select_configs(report_configs(0.0f, skip, selective), configs)) {
+    for (auto c : select_configs(report_configs(o.int8_threshold, o.skip, o.selective, parse_dense_dtype(o.dense)), o.configs)) {
         c.policy.threads = threads;
+        malloc_trim(0);  // the previous configuration's freed memory back to the kernel, then the peak from here
         reset_peak_resident();
-        const auto model = gpt2_lm::load(src, mf.cfg, c.policy);
+        const auto model = gpt2_lm::load(src, mf.cfg, c.policy, o.quantize_lm_head);
         progress_bar pb(c.name);
         const auto r = strided_perplexity(model, ids, max_length, stride, [&](std::size_t d, std::size_t t) { pb.update(d, t); });
         double win = 0;
@@ -104,15 +117,18 @@ int run_ptb(const std::string& model_dir, const std::string& ptb, const std::str
 }
 
 int run_generate(const std::string& model_dir, const std::string& prompt, int tokens, int top_k, std::uint64_t seed,
-                 const std::string& scheme) {
+                 const std::string& scheme, const std::string& compute, const std::string& dense, bool quantize_lm_head) {
     auto mf = open_model(model_dir);
     linear_policy p;
     if (scheme == "int8") p.scheme = scheme_kind::int8;
     else if (scheme == "nf4") p.scheme = scheme_kind::nf4;
     else if (scheme == "nf4-dq") p.scheme = scheme_kind::nf4_dq;
+    else if (scheme == "fp4") p.scheme = scheme_kind::fp4;
     else if (scheme == "int4") p.scheme = scheme_kind::int4;
     else quant::detail::check(scheme == "fp32", "unknown scheme '", scheme, "'");
-    const auto model = gpt2_lm::load(checkpoint_source{mf.ckpt}, mf.cfg, p);
+    p.compute = compute == "bf16" ? quant::dtype::bf16 : compute == "f16" ? quant::dtype::f16 : quant::dtype::f32;
+    if (p.scheme != scheme_kind::dense) p.dense_dtype = parse_dense_dtype(dense);
+    const auto model = gpt2_lm::load(checkpoint_source{mf.ckpt}, mf.cfg, p, quantize_lm_head);
     std::vector<std::int32_t> ids;
     mf.tok.encode(prompt, ids);
     quant::detail::check(!ids.empty(), "the prompt is empty");
@@ -152,22 +168,29 @@ int main(int argc, char** argv) {
     mallopt(M_TRIM_THRESHOLD, 1 << 30);
     CLI::App app{"GPT-2: Penn Treebank perplexity tables, and text generation"};
     app.require_subcommand(1);
-    std::string model_dir, ptb, join = "\n\n", out_dir = "results", prompt = "The", scheme = "fp32";
-    std::size_t stride = 512, max_length = 0;
-    int threads = 0, gen_tokens = 32, tokens = 40, top_k = 0;
+    std::string model_dir, ptb, out_dir = "results", prompt = "The", scheme = "fp32", compute = "f32", gen_dense = "f16";
+    ptb_options o;
+    int tokens = 40, top_k = 0;
+    bool gen_head = false;
     std::uint64_t seed = 1;
-    std::vector<std::string> skip{}, selective{"attn"}, configs;
     auto* p = app.add_subcommand("ptb", "the perplexity table");
     p->add_option("--model-dir", model_dir, "config.json, vocab.json, merges.txt, model.safetensors or pytorch_model.bin")->required();
     p->add_option("--ptb", ptb, "ptb.test.txt (one sentence per line), plain or .gz")->required();
-    p->add_option("--join", join, "separator between lines (the HF guide: two newlines)");
-    p->add_option("--stride", stride)->capture_default_str();
-    p->add_option("--max-length", max_length, "window; 0 = n_positions")->capture_default_str();
-    p->add_option("--threads", threads)->capture_default_str();
-    p->add_option("--gen-tokens", gen_tokens, "tokens generated for the per-token latency")->capture_default_str();
-    p->add_option("--skip", skip, "modules kept dense in every quantized configuration (regex)");
-    p->add_option("--selective", selective, "modules also kept dense by the selective configuration")->capture_default_str();
-    p->add_option("--configs", configs, "subset of configurations, 'original' first");
+    p->add_option("--join", o.join, "separator between lines (the HF guide: two newlines)");
+    p->add_option("--stride", o.stride)->capture_default_str();
+    p->add_option("--max-length", o.max_length, "window; 0 = n_positions")->capture_default_str();
+    p->add_option("--threads", o.threads)->capture_default_str();
+    p->add_option("--gen-tokens", o.gen_tokens, "tokens generated for the per-token latency")->capture_default_str();
+    p->add_option("--int8-threshold", o.int8_threshold, "LLM.int8() outlier threshold (transformers' default 6.0; 0 = off)")
+        ->capture_default_str();
+    p->add_option("--skip", o.skip, "modules kept dense in every quantized configuration (regex)");
+    p->add_option("--selective", o.selective, "modules also kept dense by the selective configuration")->capture_default_str();
+    p->add_option("--configs", o.configs, "subset of configurations, 'original' first");
+    p->add_option("--dense-dtype", o.dense,
+                  "storage of what the quantized configurations keep dense: f16 (as transformers loads a bitsandbytes model) or f32")
+        ->check(CLI::IsMember({"f16", "f32"}))
+        ->capture_default_str();
+    p->add_flag("--quantize-lm-head", o.quantize_lm_head, "quantize the output layer too (a second, quantized copy of wte)");
     p->add_option("--out", out_dir)->capture_default_str();
     auto* g = app.add_subcommand("generate", "continue a prompt");
     g->add_option("--model-dir", model_dir)->required();
@@ -175,11 +198,14 @@ int main(int argc, char** argv) {
     g->add_option("--tokens", tokens)->capture_default_str();
     g->add_option("--top-k", top_k, "0 or 1: greedy")->capture_default_str();
     g->add_option("--seed", seed)->capture_default_str();
-    g->add_option("--scheme", scheme, "fp32, int8, int4, nf4, nf4-dq")->capture_default_str();
+    g->add_option("--scheme", scheme, "fp32, int8, int4, nf4, nf4-dq, fp4")->capture_default_str();
+    g->add_option("--compute", compute, "compute dtype of the quantized layers")->check(CLI::IsMember({"f32", "bf16", "f16"}))->capture_default_str();
+    g->add_option("--dense-dtype", gen_dense, "storage of what a quantized model keeps dense")->check(CLI::IsMember({"f16", "f32"}))->capture_default_str();
+    g->add_flag("--quantize-lm-head", gen_head, "quantize the output layer too");
     CLI11_PARSE(app, argc, argv);
     try {
-        if (p->parsed()) return run_ptb(model_dir, ptb, join, stride, max_length, threads, gen_tokens, skip, selective, configs, out_dir);
-        return run_generate(model_dir, prompt, tokens, top_k, seed, scheme);
+        if (p->parsed()) return run_ptb(model_dir, ptb, o, out_dir);
+        return run_generate(model_dir, prompt, tokens, top_k, seed, scheme, compute, gen_dense, gen_head);
     } catch (const std::exception& e) {
         std::cerr << "quant-gpt2: " << e.what() << '\n';
         return 1;
