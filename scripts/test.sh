@@ -43,15 +43,20 @@ if command -v clang++ >/dev/null; then
   CXX=clang++ cmake -S . -B build/fuzz -G Ninja -DCMAKE_BUILD_TYPE=Debug -DQUANT_FUZZ=ON -DQUANT_TEST=OFF \
     -DQUANT_EXAMPLES=OFF -DQUANT_INSTALL=OFF >/dev/null
   cmake --build build/fuzz -j "$jobs"
-  rm -f build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-*
+  rm -f build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* build/fuzz/oom-*
   for t in safetensors_header:safetensors unpickle:pickle; do
     corpus="build/fuzz/corpus/${t#*:}"
     mkdir -p "$corpus"
     cp fuzz/corpus/"${t#*:}"/* "$corpus"/
-    build/fuzz/fuzz/fuzz_"${t%%:*}" -max_total_time=20 -print_final_stats=1 -artifact_prefix=build/fuzz/ "$corpus" \
-      2>&1 | grep -E "^stat::number_of_executed_units|Done|ERROR" || true
-    if ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* >/dev/null 2>&1; then
-      echo "fuzz_${t%%:*} found a failing input: $(ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* 2>/dev/null)" >&2
+    # a crash, leak, timeout or out-of-memory input (-rss_limit_mb: a giant allocation) fails CI,
+    # by the fuzzer's exit status and by the artifact it leaves
+    rc=0
+    build/fuzz/fuzz/fuzz_"${t%%:*}" -max_total_time=20 -rss_limit_mb=2048 -print_final_stats=1 \
+      -artifact_prefix=build/fuzz/ "$corpus" > "build/fuzz/fuzz_${t%%:*}.log" 2>&1 || rc=$?
+    grep -E "^stat::number_of_executed_units|Done|ERROR" "build/fuzz/fuzz_${t%%:*}.log" || true
+    if ((rc != 0)) || ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* build/fuzz/oom-* >/dev/null 2>&1; then
+      tail -n 30 "build/fuzz/fuzz_${t%%:*}.log" >&2
+      echo "fuzz_${t%%:*} failed (exit $rc): $(ls build/fuzz/crash-* build/fuzz/leak-* build/fuzz/timeout-* build/fuzz/oom-* 2>/dev/null)" >&2
       exit 1
     fi
   done

@@ -99,10 +99,12 @@ int quantize(const quantize_options& o) {
             quant::detail::fail("--skip '", s, "' is not a valid regex (", e.what(), ")");
         }
     }
-    const std::string dtype = o.compute == "bf16" ? "bfloat16" : o.compute == "fp16" ? "float16" : "float32";
     safetensors_writer w(o.out);
     for (const auto& [k, v] : c.metadata()) w.set_metadata(k, v);
     w.set_metadata("quant_scheme", o.scheme);
+    // transformers takes the compute dtype from config.json's quantization_config, not from the
+    // checkpoint: recorded here for that config (and for quant-ckpt inspect)
+    w.set_metadata("bnb_4bit_compute_dtype", o.compute == "bf16" ? "bfloat16" : o.compute == "fp16" ? "float16" : "float32");
     const auto names = c.names();
     std::size_t done = 0, quantized = 0;
     std::uint64_t in_bytes = 0;
@@ -117,6 +119,8 @@ int quantize(const quantize_options& o) {
             const std::vector<float> f = v.matrix(rows, cols);
             const const_matrix_view<float> mv(f.data(), rows, cols);
             const std::size_t block = o.block ? o.block : 64;
+            // the quant state's dtype is the weight's own, which bitsandbytes dequantizes back to
+            const std::string dtype = v.dtype == element_type::f16 ? "float16" : v.dtype == element_type::bf16 ? "bfloat16" : "float32";
             if (o.scheme == "int8") {
                 save_quantized(w, m, QuantizedTensor<AbsmaxInt8>::quantize(mv));
             } else if (o.scheme == "int4") {
@@ -201,7 +205,7 @@ int main(int argc, char** argv) {
         ->check(CLI::IsMember({"int8", "int4", "nf4", "nf4-dq", "fp4", "fp4-dq"}));
     qz->add_option("--block", qo.block, "block size (int4: 32/64/128; nf4/fp4: 32..4096; default 64)");
     qz->add_option("--skip", qo.skip, "regex of tensor names to keep dense (repeatable)");
-    qz->add_option("--compute", qo.compute, "compute dtype recorded in the quant state")
+    qz->add_option("--compute", qo.compute, "compute dtype recorded in the file's metadata (bnb_4bit_compute_dtype)")
         ->check(CLI::IsMember({"fp32", "fp16", "bf16"}));
     auto* vf = app.add_subcommand("verify", "dequantize QUANT and report the error of each weight against ORIG");
     vf->add_option("orig", orig, "original checkpoint")->required();
