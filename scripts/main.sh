@@ -20,6 +20,9 @@
 #   --runs N           timed passes over the reviews (default 1; the reports used 10)
 #   --gpt2-dir DIR     GPT-2 folder (config.json, vocab.json, merges.txt, weights)
 #   --ptb PATH         ptb.test.txt
+#   --int8-threshold T LLM.int8() outlier threshold of the 8-bit configurations (default 6.0,
+#                      transformers' default; report 002 used 1.0)
+#   --dense-dtype D    f16 (default: as transformers keeps what bitsandbytes does not quantize) or f32
 #   --skip-kernels     no kernel table
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -27,7 +30,7 @@ root=$(pwd)
 
 out=results
 bert_dir=models/bert-imdb imdb=data/imdb_test_2000.jsonl.gz samples="" runs=1
-gpt2_dir=models/gpt2-ptb ptb=data/ptb.test.txt.gz kernels=1
+gpt2_dir=models/gpt2-ptb ptb=data/ptb.test.txt.gz kernels=1 threshold=6.0 dense=f16
 while (($#)); do
   case "$1" in
     --out) out=$2; shift 2 ;;
@@ -37,8 +40,10 @@ while (($#)); do
     --runs) runs=$2; shift 2 ;;
     --gpt2-dir) gpt2_dir=$2; shift 2 ;;
     --ptb) ptb=$2; shift 2 ;;
+    --int8-threshold) threshold=$2; shift 2 ;;
+    --dense-dtype) dense=$2; shift 2 ;;
     --skip-kernels) kernels=0; shift ;;
-    -h|--help) sed -n '2,24p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,27p' "$0"; exit 0 ;;
     *) echo "main.sh: unknown option '$1' (--help lists them)" >&2; exit 2 ;;
   esac
 done
@@ -70,9 +75,11 @@ else bert_opts=(--samples "${samples:-2000}"); fi
 if [ "$gpt2_dir" = models/gpt2-ptb ]; then gpt2_opts=(--stride 128); fi
 
 echo "== BERT on IMDB: $bert_dir, $imdb" >&2
-"$bin/quant-bert-imdb" --model-dir "$bert_dir" --imdb "$imdb" --runs "$runs" "${bert_opts[@]}" --out "$out" >/dev/null
+"$bin/quant-bert-imdb" --model-dir "$bert_dir" --imdb "$imdb" --runs "$runs" "${bert_opts[@]}" \
+  --int8-threshold "$threshold" --dense-dtype "$dense" --out "$out" >/dev/null
 echo "== GPT-2 on Penn Treebank: $gpt2_dir, $ptb" >&2
-"$bin/quant-gpt2" ptb --model-dir "$gpt2_dir" --ptb "$ptb" "${gpt2_opts[@]}" --out "$out" >/dev/null
+"$bin/quant-gpt2" ptb --model-dir "$gpt2_dir" --ptb "$ptb" "${gpt2_opts[@]}" \
+  --int8-threshold "$threshold" --dense-dtype "$dense" --out "$out" >/dev/null
 
 if ((kernels)); then
   echo "== kernels (bench_linear, 3 interleaved repetitions, medians)" >&2
@@ -102,15 +109,18 @@ fi
   echo
   if [ "$bert_dir" = models/bert-imdb ] || [ "$gpt2_dir" = models/gpt2-ptb ]; then
     echo "The shipped reference models are small (Linear layers 128 and 64 wide, full vocabularies):"
-    echo "embeddings are most of their bytes and attention, GELU and the dense output layer most of"
-    echo "their time, so quantization changes their size and latency by only a few percent; the kernel"
-    echo "table below shows the speed on real layer sizes (README: The reference models)."
+    echo "embeddings are most of their bytes (the quantized configurations keep them in float16, which"
+    echo "halves them) and attention, GELU and the dense output layer most of their time, so"
+    echo "quantization moves their latency by only a few percent; the kernel table below shows the"
+    echo "speed on real layer sizes (README: The reference models)."
     echo
   fi
   echo "Columns as the reports define them: size_reduction = 1 - size/size(original), speedup ="
   echo "latency(original)/latency, accuracy_retention = accuracy/accuracy(original), perplexity_change ="
   echo "perplexity/perplexity(original) - 1. Model size counts every stored byte (quantized linear layers,"
-  echo "their scales, dense embeddings and norms)."
+  echo "their scales, dense embeddings and norms); what the quantized configurations keep dense is stored in"
+  echo "$dense (f16 is what transformers does when it loads a model with bitsandbytes, and what the"
+  echo "reports' sizes count)."
   echo
   for t in bert_imdb gpt2_ptb kernels; do
     [ -f "$out/$t.md" ] || continue
