@@ -29,9 +29,8 @@ run_build() {  # name, targets ("all" or a space-separated list), extra cmake ar
 # Under the sanitizers: every test program and the tools the tests run. The report programs
 # (quant-bert-imdb, quant-gpt2, quant-kernel-table) are run only by the Release build's
 # reference-model tests; compiling them under ASan would be a third of this build's time.
-# GCC 12 warns falsely of (maybe-)uninitialized values inside its own avx512fintrin.h and <regex>
-# at -O1 with sanitizers (they stay warnings in QUANT_WARNINGS): silenced here, where they are
-# tens of thousands of lines of log.
+# GCC 12's false (maybe-)uninitialized warnings (see QUANT_WARNINGS) are off for the whole
+# translation units here, Catch2's and Eigen's code included.
 run_build asan "quant_tests quant_io_tests quant_cuda_repack_tests quant_cuda_host_tests quant_examples_tests quant-ckpt quant-tokenize" \
   -DCMAKE_BUILD_TYPE=Debug -DQUANT_PACKAGING_TESTS=OFF \
   "-DCMAKE_CXX_FLAGS=-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -Wno-uninitialized -Wno-maybe-uninitialized"
