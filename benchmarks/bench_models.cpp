@@ -94,7 +94,7 @@ struct config {
     linear_policy policy;
 };
 
-// The reports' configurations (examples/common/run_support.hpp): the float32 original, and the
+// The reports' configurations (examples/common/configs.hpp): the float32 original, and the
 // quantized models as transformers + bitsandbytes hold them (what they keep dense in float16;
 // int8 with transformers' outlier threshold 6.0), plus two with everything else in float32, to
 // show what float16 storage of the dense rest adds (for GPT-2: the tied 50257 x 768 head).

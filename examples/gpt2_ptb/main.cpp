@@ -78,39 +78,35 @@ struct ptb_options {
 };
 
 int run_ptb(const std::string& model_dir, const std::string& ptb, const ptb_options& o, const std::string& out_dir) {
-    const std::string& join = o.join;
-    const std::size_t stride = o.stride;
-    std::size_t max_length = o.max_length;
-    const int threads = o.threads, gen_tokens = o.gen_tokens;
     fs::create_directories(out_dir);  // first: a bad --out must not cost a whole evaluation
     auto mf = open_model(model_dir);
     const auto lines = read_ptb(ptb);
     std::string text;
-    for (std::size_t i = 0; i < lines.size(); ++i) text += (i ? join : std::string()) + lines[i];
+    for (std::size_t i = 0; i < lines.size(); ++i) text += (i ? o.join : std::string()) + lines[i];
     std::vector<std::int32_t> ids;
     mf.tok.encode(text, ids);
-    if (max_length == 0) max_length = std::size_t(mf.cfg.n_positions);
+    const std::size_t max_length = o.max_length ? o.max_length : std::size_t(mf.cfg.n_positions);
     const checkpoint_source src{mf.ckpt};
     report rep;
     rep.title = "GPT-2 on Penn Treebank (" + std::to_string(ids.size()) + " tokens, window " + std::to_string(max_length) +
-                ", stride " + std::to_string(stride) + ")";
+                ", stride " + std::to_string(o.stride) + ")";
     rep.columns = {{"model_size_mb", "Model size (MB)", 2},     {"memory_mb", "Peak resident memory (MB)", 1},
                    {"window_latency_s", "Latency per window (s)", 4}, {"token_latency_ms", "Latency per token (ms)", 2},
                    {"perplexity", "Perplexity", 3},             {"scored_tokens", "Scored tokens", 0}};
     for (auto c : select_configs(report_configs(o.int8_threshold, o.skip, o.selective, parse_dense_dtype(o.dense)), o.configs)) {
-        c.policy.threads = threads;
+        c.policy.threads = o.threads;
         malloc_trim(0);  // the previous configuration's freed memory back to the kernel, then the peak from here
         reset_peak_resident();
         const auto model = gpt2_lm::load(src, mf.cfg, c.policy, o.quantize_lm_head);
         progress_bar pb(c.name);
-        const auto r = strided_perplexity(model, ids, max_length, stride, [&](std::size_t d, std::size_t t) { pb.update(d, t); });
+        const auto r = strided_perplexity(model, ids, max_length, o.stride, [&](std::size_t d, std::size_t t) { pb.update(d, t); });
         double win = 0;
         for (double s : r.window_seconds) win += s;
         rep.rows.push_back({c.name,
                             {{"model_size_mb", double(model.size_bytes()) / (1024.0 * 1024.0)},
                              {"memory_mb", resident_mb("VmHWM:")},
                              {"window_latency_s", win / double(r.window_seconds.size())},
-                             {"token_latency_ms", token_latency_ms(model, gen_tokens)},
+                             {"token_latency_ms", token_latency_ms(model, o.gen_tokens)},
                              {"perplexity", r.perplexity()},
                              {"scored_tokens", double(r.scored)}}});
     }
