@@ -32,11 +32,12 @@ row_matrix random_matrix(std::size_t r, std::size_t c, unsigned seed, float sigm
 }
 
 template <Scheme S>
-void bench_quant(benchmark::State& st, shape s, std::size_t m, typename S::params p, dtype compute, bool cold) {
+void bench_quant(benchmark::State& st, shape s, std::size_t m, typename S::params p, dtype compute, bool cold,
+                 activation_quant act = activation_quant::none) {
     const row_matrix w = random_matrix(s.out, s.in, 1, 0.02f);
     const row_matrix x = random_matrix(m, s.in, 2, 1.0f);
     row_matrix y(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(s.out));
-    const auto proto = QuantizedLinear<S, cpu_backend>::from_dense(view(w), {}, p, {.compute = compute});
+    const auto proto = QuantizedLinear<S, cpu_backend>::from_dense(view(w), {}, p, {.compute = compute, .activations = act});
     std::vector<QuantizedLinear<S, cpu_backend>> layers(cold ? cold_copies(proto.weight().size_bytes()) : 1, proto);
     std::size_t i = 0;
     for (auto _ : st) {
@@ -120,6 +121,16 @@ void register_all() {
             bench_quant<NF4>(st, s, m, {.block = 64, .double_quant = true}, dtype::f32, cold);
         });
         reg("nf4_b64_bf16", [=](benchmark::State& st) { bench_quant<NF4>(st, s, m, {.block = 64}, dtype::bf16, cold); });
+        // 4-bit weights with int8 activations in blocks of 32 (activation_quant::int8; VNNI)
+        reg("int4_b64_a8", [=](benchmark::State& st) {
+            bench_quant<BlockwiseInt4>(st, s, m, {.block = 64}, dtype::f32, cold, activation_quant::int8);
+        });
+        reg("nf4_b64_a8", [=](benchmark::State& st) {
+            bench_quant<NF4>(st, s, m, {.block = 64}, dtype::f32, cold, activation_quant::int8);
+        });
+        reg("nf4dq_b64_a8", [=](benchmark::State& st) {
+            bench_quant<NF4>(st, s, m, {.block = 64, .double_quant = true}, dtype::f32, cold, activation_quant::int8);
+        });
     });
 }
 

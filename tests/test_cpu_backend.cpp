@@ -24,7 +24,8 @@ double worst(const row_matrix& a, const row_matrix& b) {
 }
 
 template <Scheme S>
-void compare_backends(const typename S::params& p, std::initializer_list<std::size_t> ins, dtype t = dtype::f32) {
+void compare_backends(const typename S::params& p, std::initializer_list<std::size_t> ins, dtype t = dtype::f32,
+                      activation_quant a = activation_quant::none) {
     std::uint64_t seed = 1000;
     for (std::size_t out : {1, 3, 17, 70})
         for (std::size_t in : ins)
@@ -32,7 +33,7 @@ void compare_backends(const typename S::params& p, std::initializer_list<std::si
                 const row_matrix w = random_matrix(out, in, seed++, 0.05f);
                 const row_matrix x = random_matrix(m, in, seed++);
                 const auto b = th::gaussian(out, seed++);
-                const auto ref = QuantizedLinear<S>::from_dense(view(w), b, p, {.compute = t});
+                const auto ref = QuantizedLinear<S>::from_dense(view(w), b, p, {.compute = t, .activations = a});
                 const row_matrix want = ref.forward(x);
                 for (int threads : {1, 2}) {
                     auto fast = ref.template with_backend<cpu_backend>();
@@ -41,7 +42,7 @@ void compare_backends(const typename S::params& p, std::initializer_list<std::si
                     got.setConstant(std::numeric_limits<float>::quiet_NaN());  // poisoned output
                     fast.forward(view(x), view(got));
                     INFO(S::name << " out " << out << " in " << in << " m " << m << " threads " << threads
-                                 << " compute " << dtype_name(t));
+                                 << " compute " << dtype_name(t) << " int8 activations " << (a == activation_quant::int8));
                     REQUIRE(got.allFinite());
                     // f32: summation order; bf16/f16: the reference also rounds each weight
                     const double tol = t == dtype::f32 ? 2e-5 : (t == dtype::bf16 ? 2e-2 : 3e-3);
@@ -87,6 +88,66 @@ TEST_CASE("cpu backend: bf16 and f16 compute", "[cpu]") {
     compare_backends<BlockwiseInt4>({.block = 128}, {128, 300}, dtype::bf16);
     compare_backends<BlockwiseInt4>({.block = 32}, {64, 33}, dtype::f16);
     compare_backends<AbsmaxInt8>({.activations = int8_activations::none}, {65}, dtype::bf16);
+}
+
+TEST_CASE("cpu backend equals the reference: 4-bit weights with int8 activations in blocks of 32", "[cpu][q8]") {
+    // VNNI kernel (whole blocks per row): every decoder and block size, rows of one group, of a
+    // partial group, of many; m = 128 runs the tiles of 8 activation rows over panels of weight rows
+    constexpr auto a8 = activation_quant::int8;
+    compare_backends<NF4>({.block = 64}, {64, 100, 192, 320}, dtype::f32, a8);  // 100: the generic path
+    compare_backends<NF4>({.block = 32, .double_quant = true}, {32, 96, 160}, dtype::f32, a8);
+    compare_backends<NF4>({.block = 128, .double_quant = true}, {128, 3072}, dtype::f32, a8);
+    compare_backends<FP4>({.block = 256}, {256, 512}, dtype::f32, a8);
+    compare_backends<BlockwiseInt4>({.block = 32}, {1, 33, 64, 129}, dtype::f32, a8);
+    compare_backends<BlockwiseInt4>({.block = 64}, {64, 100, 200}, dtype::f32, a8);
+    compare_backends<BlockwiseInt4>({.block = 128}, {128, 129, 300}, dtype::f32, a8);
+    compare_backends<NF4>({.block = 64}, {128}, dtype::bf16, a8);  // output and bias rounded to bf16
+}
+
+TEST_CASE("cpu backend: int8 activations, NaN and Inf stay in their row, results independent of threads", "[cpu][q8]") {
+    const row_matrix w = random_matrix(50, 256, 21, 0.05f);
+    row_matrix x = random_matrix(9, 256, 22);
+    x(2, 100) = std::numeric_limits<float>::quiet_NaN();
+    x(5, 7) = std::numeric_limits<float>::infinity();
+    const auto check = [&]<Scheme S>(const typename S::params& p) {
+        const auto ref = QuantizedLinear<S>::from_dense(view(w), {}, p, {.activations = activation_quant::int8});
+        auto fast = ref.template with_backend<cpu_backend>();
+        const row_matrix want = ref.forward(x);
+        fast.set_threads(1);
+        const row_matrix one = fast.forward(x);
+        fast.set_threads(2);
+        const row_matrix two = fast.forward(x);
+        INFO(S::name);
+        for (Eigen::Index i = 0; i < x.rows(); ++i) {
+            const bool bad = i == 2 || i == 5;
+            CHECK(one.row(i).array().isNaN().all() == bad);
+            CHECK(want.row(i).array().isNaN().all() == bad);
+            if (!bad) CHECK(worst(one.row(i), want.row(i)) < 2e-5);
+        }
+        CHECK(one.cwiseEqual(two).count() + one.array().isNaN().count() == one.size());
+    };
+    check.operator()<NF4>({.block = 64});
+    check.operator()<BlockwiseInt4>({.block = 32});
+}
+
+TEST_CASE("int8 activations: as accurate as the int8 grid allows, and not float32 in disguise", "[cpu][q8]") {
+    // N(0,1) activations in blocks of 32: step amax/127 with amax about 2.1, an rms error of about
+    // 0.5% per activation; the codebook's rounding to int8 adds less (NF4: at most 0.4% of absmax)
+    const row_matrix w = random_matrix(300, 768, 31, 0.05f);
+    const row_matrix x = random_matrix(16, 768, 32);
+    const auto rel = [](const row_matrix& a, const row_matrix& b) { return (a - b).norm() / b.norm(); };
+    const auto check = [&]<Scheme S>(const typename S::params& p) {
+        auto layer = QuantizedLinear<S, cpu_backend>::from_dense(view(w), {}, p);
+        const row_matrix f32 = layer.forward(x);
+        layer.set_activations(activation_quant::int8);
+        const row_matrix a8 = layer.forward(x);
+        INFO(S::name << " relative error of int8 activations " << rel(a8, f32));
+        CHECK(rel(a8, f32) > 1e-3);
+        CHECK(rel(a8, f32) < 1.5e-2);
+    };
+    check.operator()<NF4>({.block = 64, .double_quant = true});
+    check.operator()<FP4>({.block = 64});
+    check.operator()<BlockwiseInt4>({.block = 64});
 }
 
 TEST_CASE("cpu backend: int8 activations give the reference's int32 sums exactly", "[cpu]") {

@@ -142,6 +142,12 @@ TEST_CASE("Linear: bad shapes, aliasing and bias are errors", "[linear][errors]"
     std::vector<float> bias_nan(8, 0.0f);
     bias_nan[3] = std::numeric_limits<float>::quiet_NaN();
     CHECK_THROWS_WITH(QuantizedLinear<NF4>::from_dense(view(w), bias_nan), Contains("bias [3]"));
+    // int8 activations in blocks of 32 are for the 4-bit schemes; the layer keeps its options
+    auto int8_layer = QuantizedLinear<AbsmaxInt8>::from_dense(view(w));
+    CHECK_THROWS_WITH(int8_layer.set_activations(activation_quant::int8), Contains("4-bit schemes"));
+    CHECK(int8_layer.options().activations == activation_quant::none);
+    CHECK_THROWS_WITH(QuantizedLinear<Float16>::from_dense(view(w), {}, {}, {.activations = activation_quant::int8}),
+                      Contains("4-bit schemes"));
     CHECK_THROWS_WITH(layer.forward(const_matrix_view<float>(x.data(), 3, 16, 16, device_kind::cuda), view(y)),
                       Contains("host memory"));
 }

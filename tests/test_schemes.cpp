@@ -220,3 +220,54 @@ TEST_CASE("bad input: a quant::error that says what and where", "[schemes][error
         CHECK(QuantizedTensor<NF4>::quantize(v).dequantize()[0] == 3e38f);
     }
 }
+
+TEST_CASE("Q8Activations: blocks of 32, d = amax / 127, codes within half a step", "[q8]") {
+    for (const std::size_t n : {1, 31, 32, 33, 100, 256}) {
+        auto x = th::gaussian(n, 50 + n);
+        if (n > 40) std::fill(x.begin() + 32, x.begin() + 64, 0.0f);  // an all-zero block
+        if (n > 70) x[70] = 1e-38f;                                   // amax too small for 127 / amax
+        if (n > 70) std::fill(x.begin() + 64, x.begin() + 70, 0.0f), std::fill(x.begin() + 71, x.begin() + 96, 0.0f);
+        std::vector<std::int8_t> q(n, 99);
+        std::vector<float> d(Q8Activations::blocks(n), -1.0f);
+        Q8Activations::quantize_row(x.data(), n, q.data(), d.data());
+        for (std::size_t b = 0; b < d.size(); ++b) {
+            float amax = 0.0f;
+            for (std::size_t k = 32 * b; k < std::min(n, 32 * b + 32); ++k) amax = std::max(amax, std::fabs(x[k]));
+            INFO("n " << n << " block " << b);
+            if (amax < 1e-30f) {
+                CHECK(d[b] == 0.0f);
+                for (std::size_t k = 32 * b; k < std::min(n, 32 * b + 32); ++k) CHECK(q[k] == 0);
+                continue;
+            }
+            CHECK(d[b] == amax / 127.0f);
+            int extreme = 0;
+            for (std::size_t k = 32 * b; k < std::min(n, 32 * b + 32); ++k) {
+                CHECK(std::abs(double(q[k]) * d[b] - x[k]) <= 0.5001 * d[b]);
+                extreme = std::max(extreme, std::abs(int(q[k])));
+            }
+            CHECK(extreme == 127);  // the largest element takes the whole range
+        }
+    }
+    // a NaN or an infinity: that block's d is NaN, its codes 0; the other blocks as usual
+    std::vector<float> x(64, 0.5f);
+    x[40] = std::numeric_limits<float>::infinity();
+    std::vector<std::int8_t> q(64);
+    std::vector<float> d(2);
+    Q8Activations::quantize_row(x.data(), 64, q.data(), d.data());
+    CHECK(d[0] == 0.5f / 127.0f);
+    CHECK(q[0] == 127);
+    CHECK(std::isnan(d[1]));
+    CHECK(q[40] == 0);
+}
+
+TEST_CASE("int8 codebooks: round(127 v) of NF4 and FP4, int4 exact", "[q8]") {
+    for (std::size_t c = 0; c < 16; ++c) {
+        CHECK(std::abs(NF4::int8_codebook[c] / 127.0 - double(NF4::codebook.values[c])) <= 0.5 / 127);
+        CHECK(std::abs(FP4::int8_codebook[c] / 127.0 - double(FP4::codebook.values[c])) <= 0.5 / 127);
+        CHECK(BlockwiseInt4::int8_codebook[c] == int(c) - 8);
+    }
+    CHECK(NF4::int8_codebook[0] == -127);
+    CHECK(NF4::int8_codebook[7] == 0);
+    CHECK(NF4::int8_codebook[15] == 127);
+    CHECK(FP4::int8_codebook[5] == 64);  // 63.5 rounds away from zero
+}

@@ -37,6 +37,7 @@ public:
                       " values, the layer has ", w_.rows(), " outputs");
         for (std::size_t o = 0; o < bias_.size(); ++o)
             detail::check(std::isfinite(bias_[o]), S::name, ": bias [", o, "] is ", bias_[o]);
+        check_activations(opt_.activations);
     }
 
     // weight [out, in] (float, half or bfloat16, any row stride), bias [out] or empty.
@@ -73,6 +74,11 @@ public:
     const linear_options& options() const { return opt_; }
     void set_compute(dtype t) { opt_.compute = t; }
     void set_threads(int n) { opt_.threads = n; }
+    // int8: activations quantized to int8 in blocks of 32 (4-bit schemes; schemes/q8_activations.hpp)
+    void set_activations(activation_quant a) {
+        check_activations(a);
+        opt_.activations = a;
+    }
 
     // Exact storage: codes + scales + nested statistics + fp32 bias (the reports' model size).
     std::size_t size_bytes() const { return w_.size_bytes() + bias_.size() * sizeof(float); }
@@ -113,6 +119,12 @@ public:
     }
 
 private:
+    static void check_activations(activation_quant a) {
+        detail::check(a == activation_quant::none || int8_activation_scheme<S>, S::name,
+                      ": int8 activations in blocks of 32 are for the 4-bit schemes (NF4, FP4, int4); int8 weights "
+                      "choose LLM.int8() activations in AbsmaxInt8::params::activations");
+    }
+
     QuantizedTensor<S> w_;
     typename kernel::prepared prep_{};
     aligned_vector<float> bias_;

@@ -2,11 +2,13 @@
 // A (backend, scheme) pair without a kernel is a compile error that says so.
 #pragma once
 
+#include <cstdint>
 #include <span>
 #include <string_view>
 #include <type_traits>
 
 #include "../numeric/half.hpp"
+#include "../schemes/q8_activations.hpp"
 #include "../schemes/scheme.hpp"
 #include "../tensor/quantized_tensor.hpp"
 #include "../tensor/view.hpp"
@@ -24,6 +26,18 @@ inline constexpr bool dependent_false = false;
 struct forward_options {
     dtype compute = dtype::f32;  // bitsandbytes' bnb_4bit_compute_dtype
     int threads = 0;             // CPU threads for one forward; 0 = all the runtime offers
+    // 4-bit schemes: activations quantized to int8 in blocks of 32 (schemes/q8_activations.hpp)
+    activation_quant activations = activation_quant::none;
+};
+
+// The schemes that can multiply with int8 activations (activation_quant::int8): those whose codes
+// have an int8 value (NF4, FP4, int4). LLM.int8() chooses its activations in AbsmaxInt8::params.
+template <class S>
+concept int8_activation_scheme = Scheme<S> && requires(const typename S::storage& st, std::span<std::int8_t> q,
+                                                        std::span<float> s) {
+    { S::int8_codebook[0] } -> std::convertible_to<std::int8_t>;
+    { S::int8_unit } -> std::convertible_to<float>;
+    S::int8_row(st, std::size_t{0}, q, s);
 };
 
 // A kernel is

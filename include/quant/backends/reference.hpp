@@ -31,6 +31,12 @@ struct linear_kernel<reference_backend, S> {
                 return;
             }
         }
+        if constexpr (int8_activation_scheme<S>) {
+            if (opt.activations == activation_quant::int8) {
+                forward_q8(w, bias, x, y, compute);
+                return;
+            }
+        }
         const std::size_t m = x.rows, in = w.cols(), out = w.rows();
         std::vector<float> xc(m * in);
         for (std::size_t i = 0; i < m; ++i)
@@ -44,6 +50,28 @@ struct linear_kernel<reference_backend, S> {
                 double acc = 0.0;
                 for (std::size_t k = 0; k < in; ++k) acc += static_cast<double>(xc[i * in + k]) * wrow[k];
                 y(i, o) = round_to(compute, static_cast<float>(acc + b));
+            }
+        }
+    }
+
+    // 4-bit weights as int8 values times their block scale, activations quantized to int8 in
+    // blocks of 32 (schemes/q8_activations.hpp); the products summed in double.
+    static void forward_q8(const QuantizedTensor<S>& w, std::span<const float> bias, const_matrix_view<float> x,
+                           matrix_view<float> y, dtype compute) {
+        const std::size_t m = x.rows, in = w.cols(), out = w.rows();
+        std::vector<std::int8_t> q(m * in), w8(in);
+        std::vector<float> d(m * Q8Activations::blocks(in)), ws(in);
+        for (std::size_t i = 0; i < m; ++i)
+            Q8Activations::quantize_row(x.row(i), in, q.data() + i * in, d.data() + i * Q8Activations::blocks(in));
+        for (std::size_t o = 0; o < out; ++o) {
+            S::int8_row(w.data(), o, w8, ws);
+            const double b = bias.empty() ? 0.0 : round_to(compute, bias[o]);
+            for (std::size_t i = 0; i < m; ++i) {
+                double acc = 0.0;
+                for (std::size_t k = 0; k < in; ++k)
+                    acc += double(w8[k]) * double(ws[k]) * double(q[i * in + k]) *
+                           double(d[i * Q8Activations::blocks(in) + k / Q8Activations::block]);
+                y(i, o) = round_to(compute, static_cast<float>(acc * double(S::int8_unit) + b));
             }
         }
     }

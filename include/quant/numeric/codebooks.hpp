@@ -45,6 +45,18 @@ struct codebook4 {
         for (int i = 0; i < 15; ++i) s.midpoints[i] = (values[idx[i]] + values[idx[i + 1]]) / 2.0f;
         return s;
     }
+
+    // The values as int8, round(127 v) half away from zero: what a code multiplies with int8
+    // activations (schemes/q8_activations.hpp), the block's scale then being absmax / 127.
+    // Error at most 0.5/127 of the absmax, far below the 4-bit grid's own (NF4 steps are >= 0.08).
+    constexpr std::array<std::int8_t, 16> int8() const {
+        std::array<std::int8_t, 16> q{};
+        for (std::size_t i = 0; i < 16; ++i) {
+            const float v = values[i] * 127.0f;
+            q[i] = static_cast<std::int8_t>(v >= 0.0f ? static_cast<int>(v + 0.5f) : -static_cast<int>(-v + 0.5f));
+        }
+        return q;
+    }
 };
 
 #define QUANT_NF4_VALUES                                                                            \

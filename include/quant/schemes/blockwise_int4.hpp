@@ -125,6 +125,21 @@ struct BlockwiseInt4 {
         }
     }
 
+    // With int8 activations (schemes/q8_activations.hpp): the codes as they are, -8 .. 7, in
+    // units of the block's scale. Row r as int8 values and the scale of each element's block.
+    static constexpr std::array<std::int8_t, 16> int8_codebook = {-8, -7, -6, -5, -4, -3, -2, -1, 0, 1, 2, 3, 4, 5, 6, 7};
+    static constexpr float int8_unit = 1.0f;
+    static void int8_row(const storage& st, std::size_t r, std::span<std::int8_t> q, std::span<float> scale) {
+        const std::size_t B = st.params.block;
+        for (std::size_t k = 0; k < st.blocks_per_row(); ++k) {
+            const std::uint8_t* c = st.codes(r, k);
+            for (std::size_t j = 0; j < std::min(B, st.cols - k * B); ++j) {
+                q[k * B + j] = int8_codebook[j < B / 2 ? (c[j] & 0x0f) : (c[j - B / 2] >> 4)];
+                scale[k * B + j] = st.scale(r, k);
+            }
+        }
+    }
+
     static std::size_t size_bytes(const storage& st) { return st.bytes.size(); }
 };
 

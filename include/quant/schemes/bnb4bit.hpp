@@ -49,6 +49,7 @@ static_assert(sizeof(bnb4bit_block<64>) == 32, "NF4 block of 64 weights is 32 by
 
 template <class Traits>
 struct Bnb4bit {
+    using traits = Traits;
     static constexpr std::string_view name = Traits::name;
     static constexpr auto& codebook = Traits::codebook;  // const codebook4&; nvcc rejects the spelled-out type here
     static constexpr double rmse_bound = Traits::rmse_bound;
@@ -151,6 +152,19 @@ struct Bnb4bit {
                 am = st.block_absmax(cached_block);
             }
             out[j] = codebook.values[st.code(i)] * am;
+        }
+    }
+
+    // With int8 activations (schemes/q8_activations.hpp): code c is int8_codebook[c] in units of
+    // absmax / 127. Row r as int8 values and the scale (absmax) of each element's block.
+    static constexpr std::array<std::int8_t, 16> int8_codebook = codebook.int8();
+    static constexpr float int8_unit = 1.0f / 127.0f;
+    static void int8_row(const storage& st, std::size_t r, std::span<std::int8_t> q, std::span<float> scale) {
+        const std::size_t B = st.params.block, begin = r * st.cols;
+        for (std::size_t j = 0; j < st.cols; ++j) {
+            const std::size_t i = begin + j;
+            q[j] = int8_codebook[st.code(i)];
+            scale[j] = st.block_absmax(i / B);
         }
     }
 
