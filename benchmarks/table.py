@@ -7,7 +7,8 @@ import json
 import sys
 from collections import defaultdict
 
-IMPLS = ["eigen_f32", "openblas_f32", "int8_w", "int8_a8", "int4_b64", "int4_b64_bf16", "nf4_b64", "nf4dq_b64", "nf4_b64_bf16"]
+IMPLS = ["eigen_f32", "openblas_f32", "int8_w", "int8_a8", "int4_b64", "int4_b64_bf16", "int4_b64_a8", "nf4_b64", "nf4dq_b64",
+         "nf4_b64_bf16", "nf4_b64_a8", "nf4dq_b64_a8"]
 
 
 def medians(paths):

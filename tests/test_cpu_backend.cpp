@@ -185,6 +185,43 @@ TEST_CASE("cpu backend: LLM.int8() activations quantized as the reference does, 
 }
 #endif
 
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+TEST_CASE("cpu backend: int8 activations laid out by the vectorised code as the scalar definition says", "[cpu][q8]") {
+    const auto check = [&]<class D>() {
+        for (const std::size_t in : {1, 31, 32, 33, 100, 128, 129, 300, 768}) {
+            auto x = th::gaussian(in, 60 + in);
+            if (in > 64) {
+                std::fill(x.begin() + 32, x.begin() + 64, 0.0f);                  // all zero: d = 0
+                x[64] = 1e-38f;                                                    // 127 / amax overflows
+                std::fill(x.begin() + 65, x.begin() + std::min<std::size_t>(in, 96), 0.0f);
+            }
+            if (in > 100) x[99] = std::numeric_limits<float>::quiet_NaN();         // d = NaN
+            if (in > 200) x[200] = -std::numeric_limits<float>::infinity();
+            const std::size_t groups = (in + D::group - 1) / D::group;
+            std::vector<std::int8_t> q(groups * D::group + 64, 5), q_ref(q.size(), 7), tq(groups * D::group);
+            std::vector<std::int32_t> init(groups * 16 + 16, 5), init_ref(init.size(), 7);
+            std::vector<float> scale(groups * 16 + 16, 5.0f), scale_ref(scale.size(), 7.0f), td(groups * D::group / 32 + 16);
+            // 64-byte aligned destinations, as the kernel's scratch is
+            auto* qa = reinterpret_cast<std::int8_t*>((reinterpret_cast<std::uintptr_t>(q.data()) + 63) & ~std::uintptr_t{63});
+            auto* ia = reinterpret_cast<std::int32_t*>((reinterpret_cast<std::uintptr_t>(init.data()) + 63) & ~std::uintptr_t{63});
+            auto* sa = reinterpret_cast<float*>((reinterpret_cast<std::uintptr_t>(scale.data()) + 63) & ~std::uintptr_t{63});
+            cpu::avx512::prepare_q8_row<D>(x.data(), in, groups, qa, ia, sa, tq.data(), td.data());
+            cpu::avx512::prepare_q8_row_scalar<D>(x.data(), in, groups, q_ref.data(), init_ref.data(), scale_ref.data());
+            INFO("in " << in << " group " << D::group);
+            for (std::size_t k = 0; k < groups * D::group; ++k) REQUIRE(int(qa[k]) == int(q_ref[k]));
+            for (std::size_t l = 0; l < groups * 16; ++l) {
+                REQUIRE(ia[l] == init_ref[l]);
+                // a lane past the row's end multiplies zeros: its scale is free
+                if (l / 16 * D::group + l % 16 * (D::group / 16) < in)
+                    REQUIRE(std::bit_cast<std::uint32_t>(sa[l]) == std::bit_cast<std::uint32_t>(scale_ref[l]));
+            }
+        }
+    };
+    check.operator()<cpu::avx512::bnb4bit_q8_decoder<nf4_traits>>();
+    check.operator()<cpu::avx512::int4_q8_decoder<64>>();
+}
+#endif
+
 TEST_CASE("cpu backend: results do not depend on the thread count", "[cpu]") {
     const row_matrix w = random_matrix(200, 256, 8, 0.05f);
     for (std::size_t m : {1, 5, 40}) {

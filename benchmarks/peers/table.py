@@ -10,7 +10,8 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import table  # noqa: E402  benchmarks/table.py
 
-OURS = ["int8_a8", "int4_b64", "int4_b64_bf16", "nf4_b64", "nf4dq_b64", "nf4_b64_bf16"]
+OURS = ["int8_a8", "int4_b64", "int4_b64_bf16", "int4_b64_a8", "nf4_b64", "nf4dq_b64", "nf4_b64_bf16", "nf4_b64_a8",
+        "nf4dq_b64_a8"]
 PEERS = ["eigen_f32", "openblas_f32", "ggml_f32", "ggml_bf16", "ggml_q8_0", "ggml_q4_0", "ggml_q4_0_repack",
          "ggml_iq4_nl_repack", "torch_f32", "torch_int8_fbgemm", "torch_int8_onednn"]
 DENSE_F32 = ["eigen_f32", "openblas_f32", "ggml_f32", "torch_f32"]
@@ -24,6 +25,8 @@ def large(k): return k[1] >= 128
 TARGETS = [
     ("nf4 / q4_0 repack", "nf4_b64", "ggml_q4_0_repack", cold1, 1.15),
     ("int4 / q4_0 repack", "int4_b64", "ggml_q4_0_repack", cold1, 1.15),
+    ("nf4 a8 / q4_0 repack", "nf4_b64_a8", "ggml_q4_0_repack", cold1, 1.15),
+    ("int4 a8 / q4_0 repack", "int4_b64_a8", "ggml_q4_0_repack", cold1, 1.15),
     ("int8_a8 / q8_0", "int8_a8", "ggml_q8_0", cold1, 1.1),
     ("int8_a8 / torch int8 onednn", "int8_a8", "torch_int8_onednn", large, 1.0),
     ("nf4 bf16 / q4_0 repack", "nf4_b64_bf16", "ggml_q4_0_repack", large, 1.1),

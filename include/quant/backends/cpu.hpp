@@ -445,16 +445,16 @@ void forward_q8(generic, const QuantizedTensor<S>& w, const prepared_weight<S>&,
 template <class D>
 void forward_q8_decoded(const D& d, std::size_t out, std::size_t in, std::span<const float> bias, const_matrix_view<float> x,
                         matrix_view<float> y, const forward_options& opt) {
-    const std::size_t m = x.rows, groups = (in + D::group - 1) / D::group, nb = Q8Activations::blocks(in);
+    const std::size_t m = x.rows, groups = (in + D::group - 1) / D::group;
     std::int8_t* const q = scratch<std::int8_t, 7>(m * groups * D::group).data();
     std::int32_t* const init = scratch<std::int32_t, 8>(m * groups * 16).data();
     float* const scale = scratch<float, 9>(m * groups * 16).data();
-    parallel_ranges(m, 16, opt.threads, [&](std::size_t i0, std::size_t i1) {
-        std::vector<std::int8_t> tq(in);
-        std::vector<float> td(nb);
+    parallel_ranges(m, 4, opt.threads, [&](std::size_t i0, std::size_t i1) {
+        std::int8_t* const tq = scratch<std::int8_t, 10>(groups * D::group).data();
+        float* const td = scratch<float, 11>(groups * D::group / 32 + 16).data();
         for (std::size_t i = i0; i < i1; ++i)
             avx512::prepare_q8_row<D>(x.row(i), in, groups, q + i * groups * D::group, init + i * groups * 16,
-                                      scale + i * groups * 16, tq.data(), td.data());
+                                      scale + i * groups * 16, tq, td);
     });
     std::vector<avx512::q8_row> xs(m);
     for (std::size_t i = 0; i < m; ++i) xs[i] = {q + i * groups * D::group, init + i * groups * 16, scale + i * groups * 16};

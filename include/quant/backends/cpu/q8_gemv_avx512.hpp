@@ -25,9 +25,12 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <limits>
+#include <vector>
 
 #include "../../schemes/blockwise_int4.hpp"
 #include "../../schemes/bnb4bit.hpp"
@@ -59,6 +62,16 @@ struct bnb4bit_q8_decoder {
     }
 
     static constexpr std::size_t position(std::size_t e) { return (e & 1) * 64 + 4 * (e / 8) + (e % 8) / 2; }
+    static constexpr int lanes_per_xblock = 4;  // lane i: elements 8i .. 8i+7, activation block i / 4
+
+    // the 128 activation codes of a group, in order, to the decoder's positions: even bytes
+    // (the low byte of each 16-bit word, vpmovwb) make vector 0, odd bytes vector 1
+    static void arrange(const std::int8_t* in, __m512i (&v)[K]) {
+        const __m512i a = _mm512_loadu_si512(in), b = _mm512_loadu_si512(in + 64);
+        v[0] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(a)), _mm512_cvtepi16_epi8(b), 1);
+        v[1] = _mm512_inserti64x4(_mm512_castsi256_si512(_mm512_cvtepi16_epi8(_mm512_srli_epi16(a, 8))),
+                                  _mm512_cvtepi16_epi8(_mm512_srli_epi16(b, 8)), 1);
+    }
 
     cursor row(std::size_t r) const { return f.row(r); }
 
@@ -88,6 +101,9 @@ struct int4_q8_decoder {
     using cursor = const std::uint8_t*;  // the row's first block
 
     static constexpr std::size_t position(std::size_t e) { return e; }
+    static constexpr int lanes_per_xblock = 8;  // lane i: elements 4i .. 4i+3, activation block i / 8
+
+    static void arrange(const std::int8_t* in, __m512i (&v)[K]) { v[0] = _mm512_loadu_si512(in); }
 
     cursor row(std::size_t r) const { return bytes + r * blocks_per_row * block_bytes; }
 
@@ -139,12 +155,14 @@ struct q8_row {
     const float* scale;        // [groups][16] each lane's activation scale d, times the weights' unit
 };
 
-// Activation rows of x quantized (Q8Activations) and laid out for decoder D: row i at
-// q + i * groups * group, init and scale + i * groups * 16.
+// An activation row quantized (Q8Activations) and laid out for decoder D, as the definition says
+// element by element: the scalar reference of prepare_q8_row (tests compare the two).
 template <class D>
-void prepare_q8_row(const float* x, std::size_t in, std::size_t groups, std::int8_t* q, std::int32_t* init, float* scale,
-                    std::int8_t* tq, float* td) {
-    Q8Activations::quantize_row(x, in, tq, td);
+void prepare_q8_row_scalar(const float* x, std::size_t in, std::size_t groups, std::int8_t* q, std::int32_t* init,
+                           float* scale) {
+    std::vector<std::int8_t> tq(in);
+    std::vector<float> td(Q8Activations::blocks(in));
+    Q8Activations::quantize_row(x, in, tq.data(), td.data());
     std::fill(q, q + groups * D::group, std::int8_t{0});
     std::fill(init, init + groups * 16, 0);
     std::fill(scale, scale + groups * 16, 0.0f);
@@ -153,6 +171,58 @@ void prepare_q8_row(const float* x, std::size_t in, std::size_t groups, std::int
         q[g * D::group + pos] = tq[k];
         init[lane] -= D::bias * tq[k];
         scale[lane] = td[k / Q8Activations::block] * D::unit;
+    }
+}
+
+// Q8Activations::quantize_row, 32 at a time, into tq [groups * group] and td [groups * group / 32
+// + 16], both zero past the row: the same float32 operations (amax, 127 / amax, the product,
+// rounding half to even by vcvtps2dq), so the same codes and scales.
+inline void quantize_q8_avx512(const float* x, std::size_t in, std::size_t padded, std::int8_t* tq, float* td) {
+    const std::size_t nb = Q8Activations::blocks(in);
+    for (std::size_t b = 0; b < nb; ++b) {
+        const std::size_t k = 32 * b, left = in - k;
+        const __mmask16 m0 = left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
+        const __mmask16 m1 = left >= 32 ? __mmask16(0xffff) : left <= 16 ? __mmask16(0) : __mmask16((1u << (left - 16)) - 1);
+        const __m512 lo = _mm512_maskz_loadu_ps(m0, x + k), hi = _mm512_maskz_loadu_ps(m1, x + k + 16);
+        const bool nan = (_mm512_cmp_ps_mask(lo, lo, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(hi, hi, _CMP_UNORD_Q)) != 0;
+        const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
+        const float s = 127.0f / amax;
+        if (nan || std::isinf(amax) || std::isinf(s)) {
+            td[b] = nan || std::isinf(amax) ? std::numeric_limits<float>::quiet_NaN() : 0.0f;
+            _mm256_storeu_si256(reinterpret_cast<__m256i*>(tq + k), _mm256_setzero_si256());
+            continue;
+        }
+        td[b] = amax / 127.0f;
+        const __m512 sv = _mm512_set1_ps(s);
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(tq + k), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(lo, sv))));
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(tq + k + 16), _mm512_cvtepi32_epi8(_mm512_cvtps_epi32(_mm512_mul_ps(hi, sv))));
+    }
+    std::fill(tq + 32 * nb, tq + padded, std::int8_t{0});
+    std::fill(td + nb, td + padded / 32 + 16, 0.0f);
+}
+
+// prepare_q8_row_scalar's result, vectorised (lanes past the row's end may get their block's scale: they
+// multiply zeros): codes arranged by the decoder, each lane's sum by
+// vpdpbusd against ones, each lane's scale by a permute of the block scales. tq and td: scratch
+// of groups * group bytes and groups * group / 32 + 16 floats.
+template <class D>
+void prepare_q8_row(const float* x, std::size_t in, std::size_t groups, std::int8_t* q, std::int32_t* init, float* scale,
+                    std::int8_t* tq, float* td) {
+    quantize_q8_avx512(x, in, groups * D::group, tq, td);
+    alignas(64) std::int32_t lb[16];
+    for (int i = 0; i < 16; ++i) lb[i] = i / D::lanes_per_xblock;
+    const __m512i lane_xblock = _mm512_load_si512(lb), ones = _mm512_set1_epi8(1), neg_bias = _mm512_set1_epi32(-D::bias);
+    const __m512 unit = _mm512_set1_ps(D::unit);
+    for (std::size_t g = 0; g < groups; ++g) {
+        __m512i v[D::K];
+        D::arrange(tq + g * D::group, v);
+        __m512i t = _mm512_setzero_si512();
+        for (std::size_t k = 0; k < D::K; ++k) {
+            _mm512_store_si512(q + g * D::group + 64 * k, v[k]);
+            t = _mm512_dpbusd_epi32(t, ones, v[k]);
+        }
+        _mm512_store_si512(init + 16 * g, _mm512_mullo_epi32(t, neg_bias));
+        _mm512_store_ps(scale + 16 * g, _mm512_mul_ps(_mm512_permutexvar_ps(lane_xblock, _mm512_loadu_ps(td + g * D::group / 32)), unit));
     }
 }
 
