@@ -63,4 +63,6 @@ TEST_CASE("cuda host: uploading a layer works on a GPU and is a quant::error wit
     }
     const auto i8 = quant::QuantizedLinear<quant::AbsmaxInt8>::from_dense(w, {}, {.threshold = 6.0f});
     CHECK_THROWS_WITH(quant::cuda::to_device(i8), Catch::Contains("outlier threshold"));
+    const auto a8 = quant::QuantizedLinear<quant::NF4>::from_dense(w, {}, {}, {.activations = quant::activation_quant::int8});
+    CHECK_THROWS_WITH(quant::cuda::to_device(a8), Catch::Contains("no CUDA kernel"));
 }

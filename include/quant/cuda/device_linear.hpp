@@ -107,6 +107,8 @@ public:
                                  ": LLM.int8() with an outlier threshold (", w.parameters().threshold,
                                  ") has no CUDA kernel yet; use threshold 0 or int8_activations::none");
         }
+        quant::detail::check(opt.activations == activation_quant::none, S::name,
+                             ": int8 activations in blocks of 32 have no CUDA kernel; use activation_quant::none");
         upload(repack(w));
         if (!bias.empty()) bias_ = device_buffer<float>(bias);
     }
