@@ -28,7 +28,6 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 #include <limits>
 #include <vector>
 
@@ -93,25 +92,20 @@ struct int4_q8_decoder {
     static constexpr std::size_t group = 64, K = 1;
     static constexpr int bias = 8;
     static constexpr float unit = BlockwiseInt4::int8_unit;
-    static constexpr std::size_t block_bytes = sizeof(float) + B / 2;
+    static constexpr std::size_t block_bytes = int4_decoder<B>::block_bytes;
 
-    const std::uint8_t* bytes;
-    std::size_t blocks_per_row;
+    int4_decoder<B> f;  // row cursors and block scales as in float32
 
-    using cursor = const std::uint8_t*;  // the row's first block
+    using cursor = typename int4_decoder<B>::cursor;  // the row's first block
+
+    int4_q8_decoder(const std::uint8_t* bytes, std::size_t blocks_per_row) : f(bytes, blocks_per_row) {}
 
     static constexpr std::size_t position(std::size_t e) { return e; }
     static constexpr int lanes_per_xblock = 8;  // lane i: elements 4i .. 4i+3, activation block i / 8
 
     static void arrange(const std::int8_t* in, __m512i (&v)[K]) { v[0] = _mm512_loadu_si512(in); }
 
-    cursor row(std::size_t r) const { return bytes + r * blocks_per_row * block_bytes; }
-
-    static float block_scale(cursor p, std::size_t k) {
-        float d;
-        std::memcpy(&d, p + k * block_bytes, sizeof d);
-        return d;
-    }
+    cursor row(std::size_t r) const { return f.row(r); }
 
     [[gnu::always_inline]] void decode(cursor p, std::size_t g, __m512i (&w)[K]) const {
         const __m512i low = _mm512_set1_epi8(0x0f);
@@ -129,7 +123,7 @@ struct int4_q8_decoder {
             const std::uint8_t* q = p + 2 * g * block_bytes + sizeof(float);
             prefetch(q);
             const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-            const __m128i b = 2 * g + 1 < blocks_per_row ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + block_bytes))
+            const __m128i b = 2 * g + 1 < f.blocks_per_row ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + block_bytes))
                                                          : _mm_setzero_si128();
             const __m256i ab = _mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1);
             // [low a | low b | high a | high b] -> [low a | high a | low b | high b]
@@ -139,11 +133,11 @@ struct int4_q8_decoder {
     }
 
     __m512 scale(cursor p, std::size_t g) const {
-        if constexpr (B == 64) return _mm512_set1_ps(block_scale(p, g));
-        else if constexpr (B == 128) return _mm512_set1_ps(block_scale(p, g / 2));
+        if constexpr (B == 64) return f.scale(p, g);
+        else if constexpr (B == 128) return f.scale(p, g / 2);
         else {
-            const float d1 = 2 * g + 1 < blocks_per_row ? block_scale(p, 2 * g + 1) : 0.0f;
-            return _mm512_mask_blend_ps(__mmask16(0xff00), _mm512_set1_ps(block_scale(p, 2 * g)), _mm512_set1_ps(d1));
+            const __m512 d1 = 2 * g + 1 < f.blocks_per_row ? f.scale(p, 2 * g + 1) : _mm512_setzero_ps();
+            return _mm512_mask_blend_ps(__mmask16(0xff00), f.scale(p, 2 * g), d1);
         }
     }
 };
