@@ -287,16 +287,17 @@ void gemv_decoded(const D& d, std::size_t out, std::size_t chunks, std::size_t l
             const float* xs[8];
             for (std::size_t i = 0; i < mt; ++i) xs[i] = xp + (i0 + i) * ld;
             // R weight rows at a time (M = activation rows, P = prescaled weights): see dot_rows
-            const auto rows = [&]<int R, int M, bool P>() {
-                row_tiles<R, M>(y, i0, r0, r1, [&]<int Q>(std::size_t r, float* res) { avx512::dot_rows<Q, M, P>(d, r, chunks, xs, res); });
+            const auto rows = [&]<int R, int M, bool P, int A = 1>() {
+                row_tiles<R, M>(y, i0, r0, r1, [&]<int Q>(std::size_t r, float* res) { avx512::dot_rows<Q, M, P, A>(d, r, chunks, xs, res); });
             };
             // From 4 activation rows whose floats outgrow L1 (long rows), R = 2 or 4 weight rows
             // share each activation load (prescaled weights free the registers for that): 3072 x
             // 768 at m = 8 +35%. With short rows one weight row at a time measured faster
-            // (768 x 3072 at m = 8: -15% with two); at m <= 3 R rows keep the FMA chains apart.
+            // (768 x 3072 at m = 8: -15% with two); at m <= 3 R rows (or partial sums) keep the FMA
+            // chains apart.
             const bool long_rows = mt * ld * sizeof(float) > (32u << 10);
             switch (mt) {
-                case 1: rows.template operator()<4, 1, false>(); break;
+                case 1: rows.template operator()<D::m1_rows, 1, false, 4 / D::m1_rows>(); break;
                 case 2: rows.template operator()<4, 2, false>(); break;
                 case 3: rows.template operator()<2, 3, false>(); break;
                 case 4: long_rows ? rows.template operator()<4, 4, true>() : rows.template operator()<2, 4, false>(); break;

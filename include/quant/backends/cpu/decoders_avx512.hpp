@@ -9,6 +9,7 @@
 //   decode(p, c, f)  calls f(j, w) for the vecs vectors of chunk c of row p, unscaled
 //   scale(p, c)      the per-lane factor for chunk c (block absmax / int4 scale), when
 //                    chunk_scaled; otherwise row_scale(p) applies to the whole row
+//   m1_rows          weight rows the GEMV decodes at a time at m = 1 (1 or 4, as measured)
 // The 4-bit decoders also decode to bf16 for vdpbf16ps (bf16 compute; has_bf16):
 //   prepare_x_bf16   the activation layout (floats, converted to bf16 after) for decode_bf16
 //   decode_bf16(p, c, f)  calls f(n, w) for the chunk / 32 vectors of 32 bf16 weights, unscaled;
@@ -56,6 +57,10 @@ template <class Traits>
 struct bnb4bit_decoder {
     static constexpr std::size_t chunk = 128, vecs = 8;
     static constexpr bool chunk_scaled = true;
+    // weight rows a GEMV at m = 1 decodes at a time: one, its 8 products per chunk in 4 partial
+    // sums. Four rows (four code and four absmax streams) measured slower, most from DRAM: cold
+    // 768 x 3072 37 -> 51 GFLOP/s, 3072 x 768 33 -> 48, 4096 x 11008 41 -> 47 (hot 44 -> 70)
+    static constexpr int m1_rows = 1;
 
     const std::uint8_t* codes;  // row-major, in/2 bytes per row
     const float* absmax;        // fp32 per block, padded by 16 floats
@@ -155,6 +160,9 @@ template <std::size_t B>
 struct int4_decoder {
     static constexpr std::size_t chunk = B, vecs = B / 16;
     static constexpr bool chunk_scaled = true;
+    // four rows at m = 1 (one stream: scales lie between the codes); one row with partial sums
+    // measured 5-30% slower at block 64 (a chunk of four vectors: the partial sums cost as much)
+    static constexpr int m1_rows = 4;
     static constexpr std::size_t block_bytes = sizeof(float) + B / 2;
 
     const std::uint8_t* bytes;  // rows * blocks_per_row blocks of 4 + B/2 bytes
@@ -224,6 +232,7 @@ struct int4_decoder {
 struct int8_decoder {
     static constexpr std::size_t chunk = 64, vecs = 4;
     static constexpr bool chunk_scaled = false;
+    static constexpr int m1_rows = 4;  // four rows: four FMA chains
     static constexpr bool has_bf16 = false;
 
     const std::int8_t* cb;
@@ -262,6 +271,7 @@ struct int8_decoder {
 struct f16_decoder {
     static constexpr std::size_t chunk = 64, vecs = 4;
     static constexpr bool chunk_scaled = false;
+    static constexpr int m1_rows = 4;  // four rows: four FMA chains
     static constexpr bool has_bf16 = false;
 
     const half* values;
@@ -297,10 +307,11 @@ struct f16_decoder {
 };
 
 // R weight rows from r against M prepared activation rows: out[q * M + i] = w_{r+q} . x_i.
-// Decoding happens once per chunk and row and serves all M activation rows. R rows at a time keep
-// the core busy at small M: one row's sums are chains of dependent FMAs (at M = 1, eight per
-// chunk), latency-bound at a third of the decode throughput; R rows are R independent chains.
-template <int R, int M, bool Prescale, class D>
+// Decoding happens once per chunk and row and serves all M activation rows. At small M one row's
+// sums are chains of dependent FMAs (at M = 1, eight per chunk), latency-bound at a third of the
+// decode throughput: R rows at a time are R independent chains, and so are A partial sums per
+// chunk of one row (chunk-scaled decoders without Prescale). A row's sums do not depend on R.
+template <int R, int M, bool Prescale, int A = 1, class D>
 inline void dot_rows(const D& d, std::size_t r, std::size_t chunks, const float* const* xs, float* out) {
     typename D::cursor p[R];
     __m512 acc[R][M];
@@ -323,16 +334,23 @@ inline void dot_rows(const D& d, std::size_t r, std::size_t chunks, const float*
                     for (int i = 0; i < M; ++i) acc[q][i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xs[i] + c * D::chunk + 16 * j), acc[q][i]);
                 });
             } else if constexpr (D::chunk_scaled) {
-                __m512 t[M];
+                __m512 t[A][M];  // the chunk's products, vector j into partial sum j % A
 #pragma GCC unroll 8
-                for (int i = 0; i < M; ++i) t[i] = _mm512_setzero_ps();
+                for (int a = 0; a < A; ++a)
+#pragma GCC unroll 8
+                    for (int i = 0; i < M; ++i) t[a][i] = _mm512_setzero_ps();
                 d.decode(p[q], c, [&](std::size_t j, __m512 w) {
 #pragma GCC unroll 8
-                    for (int i = 0; i < M; ++i) t[i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xs[i] + c * D::chunk + 16 * j), t[i]);
+                    for (int i = 0; i < M; ++i)
+                        t[j % A][i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xs[i] + c * D::chunk + 16 * j), t[j % A][i]);
                 });
+#pragma GCC unroll 8
+                for (int a = 1; a < A; ++a)
+#pragma GCC unroll 8
+                    for (int i = 0; i < M; ++i) t[0][i] = _mm512_add_ps(t[0][i], t[a][i]);
                 const __m512 s = d.scale(p[q], c);
 #pragma GCC unroll 8
-                for (int i = 0; i < M; ++i) acc[q][i] = _mm512_fmadd_ps(t[i], s, acc[q][i]);
+                for (int i = 0; i < M; ++i) acc[q][i] = _mm512_fmadd_ps(t[0][i], s, acc[q][i]);
             } else {
                 d.decode(p[q], c, [&](std::size_t j, __m512 w) {
 #pragma GCC unroll 8
