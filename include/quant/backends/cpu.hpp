@@ -324,11 +324,15 @@ void gemv_decoded_bf16(const D& d, std::size_t out, std::size_t chunks, std::siz
             const std::size_t mt = std::min<std::size_t>(8, m - i0);
             const std::uint16_t* xs[8];
             for (std::size_t i = 0; i < mt; ++i) xs[i] = xb + (i0 + i) * ld;
-            const auto rows = [&]<int R, int M>() {
-                row_tiles<R, M>(y, i0, r0, r1, [&]<int Q>(std::size_t r, float* res) { avx512::dot_rows_bf16<Q, M>(d, r, chunks, xs, res); });
+            const auto rows = [&]<int R, int M, int A = 1>() {
+                row_tiles<R, M>(y, i0, r0, r1, [&]<int Q>(std::size_t r, float* res) { avx512::dot_rows_bf16<Q, M, A>(d, r, chunks, xs, res); });
             };
             switch (mt) {
-                case 1: rows.template operator()<4, 1>(); break;
+                // m = 1: one row at a time, its chunk's products in 4 partial sums. Against four
+                // rows, from DRAM (GFLOP/s, 2 runs): NF4 768 x 3072 36 -> 62, 4096 x 11008 42 -> 60,
+                // int4 3072 x 768 53 -> 87, 4096 x 11008 75 -> 80; from cache small layers lose
+                // (int4 768 x 3072 141 -> 98), as with NF4's float32 GEMV (m1_rows)
+                case 1: rows.template operator()<1, 1, 4>(); break;
                 case 2: rows.template operator()<4, 2>(); break;
                 case 3: rows.template operator()<2, 3>(); break;
                 case 4: rows.template operator()<2, 4>(); break;

@@ -373,7 +373,7 @@ inline void dot_rows(const D& d, std::size_t r, std::size_t chunks, const float*
 // dot_rows with bf16 weights and activations (vdpbf16ps: 32 products per instruction, half the
 // decoding work of float32): R weight rows from r against M activation rows in the
 // prepare_x_bf16 layout, converted to bf16.
-template <int R, int M, class D>
+template <int R, int M, int A = 1, class D>
 inline void dot_rows_bf16(const D& d, std::size_t r, std::size_t chunks, const std::uint16_t* const* xs, float* out) {
     typename D::cursor p[R];
     __m512 acc[R][M];
@@ -386,17 +386,23 @@ inline void dot_rows_bf16(const D& d, std::size_t r, std::size_t chunks, const s
     for (std::size_t c = 0; c < chunks; ++c) {
 #pragma GCC unroll 8
         for (int q = 0; q < R; ++q) {
-            __m512 t[M];
+            __m512 t[A][M];  // the chunk's products, vector n into partial sum n % A
 #pragma GCC unroll 8
-            for (int i = 0; i < M; ++i) t[i] = _mm512_setzero_ps();
+            for (int a = 0; a < A; ++a)
+#pragma GCC unroll 8
+                for (int i = 0; i < M; ++i) t[a][i] = _mm512_setzero_ps();
             d.decode_bf16(p[q], c, [&](std::size_t n, __m512i w) {
 #pragma GCC unroll 8
                 for (int i = 0; i < M; ++i)
-                    t[i] = _mm512_dpbf16_ps(t[i], (__m512bh)w, (__m512bh)_mm512_loadu_si512(xs[i] + c * D::chunk + 32 * n));
+                    t[n % A][i] = _mm512_dpbf16_ps(t[n % A][i], (__m512bh)w, (__m512bh)_mm512_loadu_si512(xs[i] + c * D::chunk + 32 * n));
             });
+#pragma GCC unroll 8
+            for (int a = 1; a < A; ++a)
+#pragma GCC unroll 8
+                for (int i = 0; i < M; ++i) t[0][i] = _mm512_add_ps(t[0][i], t[a][i]);
             const __m512 s = d.scale(p[q], c);
 #pragma GCC unroll 8
-            for (int i = 0; i < M; ++i) acc[q][i] = _mm512_fmadd_ps(t[i], s, acc[q][i]);
+            for (int i = 0; i < M; ++i) acc[q][i] = _mm512_fmadd_ps(t[0][i], s, acc[q][i]);
         }
     }
 #pragma GCC unroll 8
