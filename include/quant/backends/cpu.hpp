@@ -581,7 +581,7 @@ inline std::vector<std::size_t> quantize_activations_u8(const_matrix_view<float>
     for (std::size_t i = 0; i < x.rows; ++i) {
         __m512 am = _mm512_setzero_ps();
         for (std::size_t g = 0, k = 0; g < lanes; ++g, k += 16) {
-            const __mmask16 mk = in - k >= 16 ? __mmask16(0xffff) : __mmask16((1u << (in - k)) - 1);
+            const __mmask16 mk = first_lanes(in - k);
             __m512 v = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_maskz_loadu_ps(mk, x.row(i) + k), _MM_FROUND_TO_NEAREST_INT));
             const __mmask16 big = _mm512_cmp_ps_mask(_mm512_abs_ps(v), thr, _CMP_GE_OQ);
             outlier[g] |= big;
@@ -600,7 +600,7 @@ inline std::vector<std::size_t> quantize_activations_u8(const_matrix_view<float>
         const __m512 s = _mm512_set1_ps((1.0f / a) * 127.0f);
         const __m512i off = _mm512_set1_epi32(128);
         for (std::size_t k = 0; k < in; k += 16) {
-            const __mmask16 mk = in - k >= 16 ? __mmask16(0xffff) : __mmask16((1u << (in - k)) - 1);
+            const __mmask16 mk = first_lanes(in - k);
             const __m512i q = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(row.data() + k), s),
                                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
             _mm512_mask_cvtepi32_storeu_epi8(dst + k, mk, _mm512_add_epi32(q, off));
@@ -690,7 +690,7 @@ inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>&
     parallel_ranges(out, 64, opt.threads, [&](std::size_t o0, std::size_t o1) {
         for (std::size_t i = 0; i < m; ++i)
             for (std::size_t o = o0; o < o1; o += 16) {
-                const __mmask16 mk = o1 - o >= 16 ? __mmask16(0xffff) : __mmask16((1u << (o1 - o)) - 1);
+                const __mmask16 mk = first_lanes(o1 - o);
                 const __m512i sv = _mm512_maskz_loadu_epi32(mk, sums.data() + i * out + o);
                 _mm512_mask_storeu_ps(y.row(i) + o, mk, int8_rescale(sv, qa.SCA[i], st.SCB.data() + o, b ? b + o : nullptr, mk));
             }

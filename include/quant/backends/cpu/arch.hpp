@@ -5,9 +5,14 @@
 // intrinsics.
 #pragma once
 
+#include <cstddef>
 #include <type_traits>
 
 #include <xsimd/xsimd.hpp>
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 
 namespace quant::cpu {
 
@@ -35,5 +40,10 @@ using best_arch =
 
 // The widest float batch xsimd offers for this build (generic kernels use it).
 using float_batch = xsimd::batch<float>;
+
+#if defined(__AVX512F__)
+// The first min(n, 16) lanes of a 16-lane vector: the mask of a row's last, partial vector.
+inline __mmask16 first_lanes(std::size_t n) { return n >= 16 ? __mmask16(0xffff) : __mmask16((1u << n) - 1); }
+#endif
 
 }  // namespace quant::cpu

@@ -34,6 +34,7 @@
 #include "../../schemes/blockwise_int4.hpp"
 #include "../../schemes/bnb4bit.hpp"
 #include "../../schemes/float16.hpp"
+#include "arch.hpp"
 
 namespace quant::cpu::avx512 {
 
@@ -298,7 +299,7 @@ struct f16_decoder {
         for (std::size_t j = 0; j < vecs; ++j) {
             const std::size_t n = left > 16 * j ? std::min<std::size_t>(16, left - 16 * j) : 0;
             const __m256i h = n == 16 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 16 * j))
-                                      : _mm256_maskz_loadu_epi16(__mmask16((1u << n) - 1), q + 16 * j);
+                                      : _mm256_maskz_loadu_epi16(first_lanes(n), q + 16 * j);
             f(j, _mm512_cvtph_ps(h));
         }
     }

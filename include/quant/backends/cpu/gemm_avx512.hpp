@@ -170,7 +170,7 @@ void gemm(std::size_t out, std::size_t ld, const typename Op::elem* x, std::size
                 __mmask16 mk[gemm_nv];  // the lanes below out
                 for (std::size_t v = 0; v < gemm_nv; ++v) {
                     const std::size_t left = out > o + 16 * v ? out - o - 16 * v : 0;
-                    mk[v] = left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
+                    mk[v] = first_lanes(left);
                 }
                 for (std::size_t b = b0; b < b1; ++b) {
                     micro_kernel<Op>(x + b * gemm_mr * ldx, ldx, pk + q * groups, groups, c);

@@ -175,8 +175,7 @@ inline void quantize_q8_avx512(const float* x, std::size_t in, std::size_t padde
     const std::size_t nb = Q8Activations::blocks(in);
     for (std::size_t b = 0; b < nb; ++b) {
         const std::size_t k = 32 * b, left = in - k;
-        const __mmask16 m0 = left >= 16 ? __mmask16(0xffff) : __mmask16((1u << left) - 1);
-        const __mmask16 m1 = left >= 32 ? __mmask16(0xffff) : left <= 16 ? __mmask16(0) : __mmask16((1u << (left - 16)) - 1);
+        const __mmask16 m0 = first_lanes(left), m1 = left <= 16 ? __mmask16(0) : first_lanes(left - 16);
         const __m512 lo = _mm512_maskz_loadu_ps(m0, x + k), hi = _mm512_maskz_loadu_ps(m1, x + k + 16);
         const bool nan = (_mm512_cmp_ps_mask(lo, lo, _CMP_UNORD_Q) | _mm512_cmp_ps_mask(hi, hi, _CMP_UNORD_Q)) != 0;
         const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_abs_ps(lo), _mm512_abs_ps(hi)));
