@@ -224,12 +224,7 @@ template <int R, int M, class D>
 inline void dot_rows_q8(const D& d, std::size_t r, std::size_t groups, const q8_row* xs, float* out) {
     typename D::cursor p[R];
     __m512 acc[R][M];
-#pragma GCC unroll 8
-    for (int q = 0; q < R; ++q) {
-        p[q] = d.row(r + std::size_t(q));
-#pragma GCC unroll 8
-        for (int i = 0; i < M; ++i) acc[q][i] = _mm512_setzero_ps();
-    }
+    start_rows(d, r, p, acc);
     for (std::size_t g = 0; g < groups; ++g) {
 #pragma GCC unroll 8
         for (int q = 0; q < R; ++q) {
@@ -246,10 +241,7 @@ inline void dot_rows_q8(const D& d, std::size_t r, std::size_t groups, const q8_
             }
         }
     }
-#pragma GCC unroll 8
-    for (int q = 0; q < R; ++q)
-#pragma GCC unroll 8
-        for (int i = 0; i < M; ++i) out[q * M + i] = _mm512_reduce_add_ps(acc[q][i]);
+    finish_rows(d, p, acc, out);
 }
 
 }  // namespace quant::cpu::avx512
