@@ -25,11 +25,12 @@ double worst(const row_matrix& a, const row_matrix& b) {
 
 template <Scheme S>
 void compare_backends(const typename S::params& p, std::initializer_list<std::size_t> ins, dtype t = dtype::f32,
-                      activation_quant a = activation_quant::none) {
+                      activation_quant a = activation_quant::none,
+                      std::initializer_list<std::size_t> ms = {1, 2, 3, 8, 9, 17, 33, 128}) {
     std::uint64_t seed = 1000;
     for (std::size_t out : {1, 3, 17, 70})
         for (std::size_t in : ins)
-            for (std::size_t m : {1, 2, 3, 8, 9, 17, 33, 128}) {
+            for (std::size_t m : ms) {
                 const row_matrix w = random_matrix(out, in, seed++, 0.05f);
                 const row_matrix x = random_matrix(m, in, seed++);
                 const auto b = th::gaussian(out, seed++);
@@ -65,6 +66,19 @@ TEST_CASE("cpu backend equals the reference: int4, every block size, tails", "[c
     compare_backends<BlockwiseInt4>({.block = 32}, {1, 33, 64, 129});
     compare_backends<BlockwiseInt4>({.block = 64}, {64, 100, 200});
     compare_backends<BlockwiseInt4>({.block = 128}, {128, 129, 300});
+}
+
+TEST_CASE("cpu backend equals the reference: long rows, every GEMV tile height", "[cpu]") {
+    // activation tiles whose floats outgrow L1 take the kernels that decode 2 or 4 weight rows in
+    // step (m = 4 .. 8 and the tiles of 12 = 8 + 4, 13 = 8 + 5); in not a multiple of the block
+    const auto f32 = dtype::f32;
+    const auto none = activation_quant::none;
+    for (std::size_t block : {32, 64, 128}) {
+        INFO("block " << block);
+        compare_backends<BlockwiseInt4>({.block = block}, {2100}, f32, none, {4, 5, 6, 7, 8, 12, 13});
+    }
+    compare_backends<NF4>({.block = 64}, {2112, 3072}, f32, none, {4, 5, 6, 7, 8, 12, 13});
+    compare_backends<FP4>({.block = 128, .double_quant = true}, {2176}, f32, none, {4, 7, 13});
 }
 
 TEST_CASE("cpu backend equals the reference: int8 weight-only and LLM.int8()", "[cpu]") {

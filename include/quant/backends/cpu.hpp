@@ -291,10 +291,12 @@ void gemv_decoded(const D& d, std::size_t out, std::size_t chunks, std::size_t l
                 row_tiles<R, M>(y, i0, r0, r1, [&]<int Q>(std::size_t r, float* res) { avx512::dot_rows<Q, M, P, A>(d, r, chunks, xs, res); });
             };
             // From 4 activation rows whose floats outgrow L1 (long rows), R = 2 or 4 weight rows
-            // share each activation load (prescaled weights free the registers for that): 3072 x
-            // 768 at m = 8 +35%. With short rows one weight row at a time measured faster
-            // (768 x 3072 at m = 8: -15% with two); at m <= 3 R rows (or partial sums) keep the FMA
-            // chains apart.
+            // decoded in step share each activation load (prescaled weights free the registers
+            // for that): 3072 x 768 at m = 8 +35% against one row; in step rather than row after
+            // row, NF4 at m = 8 346 -> 281 us (3072 x 768), 2695 -> 1891 (4096 x 4096), 7724 ->
+            // 6958 (4096 x 11008), int4 within the noise. With short rows one weight row at a time
+            // measured faster (768 x 3072 at m = 8: -15% with two); at m <= 3 R rows (or partial
+            // sums) keep the FMA chains apart.
             const bool long_rows = mt * ld * sizeof(float) > (32u << 10);
             switch (mt) {
                 case 1: rows.template operator()<D::m1_rows, 1, false, 4 / D::m1_rows>(); break;

@@ -7,6 +7,8 @@
 //                    per-chunk work below is pointer arithmetic only (a division by the block
 //                    size per chunk cost as much as the decoding)
 //   decode(p, c, f)  calls f(j, w) for the vecs vectors of chunk c of row p, unscaled
+//   decode_rows(p, c, f)  (chunk-scaled decoders) chunk c of R rows p[0 .. R) in step: f(j, w)
+//                    with w[q] = vector j of row q, so that R rows can share an activation load
 //   scale(p, c)      the per-lane factor for chunk c (block absmax / int4 scale), when
 //                    chunk_scaled; otherwise row_scale(p) applies to the whole row
 //   m1_rows          weight rows the GEMV decodes at a time at m = 1 (1 or 4, as measured)
@@ -147,6 +149,21 @@ struct bnb4bit_decoder {
         f(7, _mm512_permutexvar_ps(_mm512_srli_epi32(v, 28), table));
     }
 
+    // chunk c of R rows in step: f(j, w) with w[q] = vector j of row q
+    template <int R, class F>
+    [[gnu::always_inline]] void decode_rows(const cursor (&p)[R], std::size_t c, F&& f) const {
+        __m512i v[R];
+#pragma GCC unroll 8
+        for (int q = 0; q < R; ++q) v[q] = load_chunk(p[q], c);
+#pragma GCC unroll 8
+        for (unsigned j = 0; j < vecs; ++j) {
+            __m512 w[R];
+#pragma GCC unroll 8
+            for (int q = 0; q < R; ++q) w[q] = _mm512_permutexvar_ps(_mm512_srli_epi32(v[q], 4 * j), table);
+            f(j, w);
+        }
+    }
+
     __m512 scale(const cursor& p, std::size_t c) const {
         const float* a = p.absmax + ((c * chunk) >> block_shift);
         if (block >= chunk) return _mm512_set1_ps(*a);
@@ -219,6 +236,31 @@ struct int4_decoder {
             const __m512i v = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q + 16 * g)));
             f(g, _mm512_permutexvar_ps(v, table));
             f(B / 32 + g, _mm512_permutexvar_ps(_mm512_srli_epi32(v, 4), table));
+        }
+    }
+
+    // chunk c of R rows in step: f(j, w) with w[q] = vector j of row q
+    template <int R, class F>
+    [[gnu::always_inline]] void decode_rows(const cursor (&p)[R], std::size_t c, F&& f) const {
+        const std::uint8_t* q[R];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+            q[r] = p[r] + c * block_bytes + sizeof(float);
+            prefetch(q[r]);
+        }
+#pragma GCC unroll 8
+        for (std::size_t g = 0; g < B / 32; ++g) {
+            __m512i v[R];
+            __m512 w[R];
+#pragma GCC unroll 8
+            for (int r = 0; r < R; ++r) {
+                v[r] = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q[r] + 16 * g)));
+                w[r] = _mm512_permutexvar_ps(v[r], table);
+            }
+            f(g, w);
+#pragma GCC unroll 8
+            for (int r = 0; r < R; ++r) w[r] = _mm512_permutexvar_ps(_mm512_srli_epi32(v[r], 4), table);
+            f(B / 32 + g, w);
         }
     }
 
@@ -343,18 +385,28 @@ inline void dot_rows(const D& d, std::size_t r, std::size_t chunks, const float*
     __m512 acc[R][M];
     start_rows(d, r, p, acc);
     for (std::size_t c = 0; c < chunks; ++c) {
+        if constexpr (D::chunk_scaled && Prescale) {
+            // the R rows' chunk decoded in step, each vector scaled once and accumulated directly
+            // (no per-chunk partial sums, whose registers then let the R rows share each
+            // activation load)
+            __m512 s[R];
+#pragma GCC unroll 8
+            for (int u = 0; u < R; ++u) s[u] = d.scale(p[u], c);
+            d.decode_rows(p, c, [&](std::size_t j, __m512 (&w)[R]) {
+#pragma GCC unroll 8
+                for (int u = 0; u < R; ++u) w[u] = _mm512_mul_ps(w[u], s[u]);
+#pragma GCC unroll 8
+                for (int i = 0; i < M; ++i) {
+                    const __m512 x = _mm512_loadu_ps(xs[i] + c * D::chunk + 16 * j);
+#pragma GCC unroll 8
+                    for (int u = 0; u < R; ++u) acc[u][i] = _mm512_fmadd_ps(w[u], x, acc[u][i]);
+                }
+            });
+            continue;
+        }
 #pragma GCC unroll 8
         for (int q = 0; q < R; ++q) {
-            if constexpr (D::chunk_scaled && Prescale) {
-                // scale each decoded vector once and accumulate directly: no per-chunk partial
-                // sums, whose registers then let R rows share each activation load
-                const __m512 s = d.scale(p[q], c);
-                d.decode(p[q], c, [&](std::size_t j, __m512 w) {
-                    w = _mm512_mul_ps(w, s);
-#pragma GCC unroll 8
-                    for (int i = 0; i < M; ++i) acc[q][i] = _mm512_fmadd_ps(w, _mm512_loadu_ps(xs[i] + c * D::chunk + 16 * j), acc[q][i]);
-                });
-            } else if constexpr (D::chunk_scaled) {
+            if constexpr (D::chunk_scaled) {
                 // the chunk's products in A partial sums, vector j into j % A, folded, then scaled
                 // (dot_rows_bf16 has the same block: as one helper taking the products as a
                 // lambda, g++ 12 compiled the instances to 5-37% more vector instructions)
