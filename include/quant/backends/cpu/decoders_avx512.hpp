@@ -350,25 +350,41 @@ struct f16_decoder {
     static float row_scale(const cursor&) { return 1.0f; }
 };
 
+// The chunks of a row one call of a GEMV row kernel covers: [c0, c1) of `chunks`. A GEMV whose
+// activation rows outgrow L1 runs in k-blocks (gemv_decoded), each over a group of weight rows,
+// their vector sums kept in `carry` (R * M vectors, 64-byte aligned) from one block to the next.
+// Storing and reloading a vector is exact: a row's sums do not depend on the blocking.
+struct chunk_range {
+    std::size_t c0, c1, chunks;
+    float* carry = nullptr;  // unused when [c0, c1) is the whole row
+};
+
 // The parts every GEMV row kernel (dot_rows, dot_rows_bf16, dot_rows_q8) shares: R cursors from
-// row r and zeroed vector sums; at the end out[q * M + i] = the lanes' sum, times the row scale
-// of decoders that have one (int8, float16; the decoder argument only names its type).
+// row r and the vector sums the range starts from (zeros, or the carried ones); after the range,
+// the sums go to carry or, after the row's last chunk, out[q * M + i] = the lanes' sum, times the
+// row scale of decoders that have one (int8, float16; the decoder argument only names its type).
 template <int R, int M, class D>
-[[gnu::always_inline]] inline void start_rows(const D& d, std::size_t r, typename D::cursor (&p)[R], __m512 (&acc)[R][M]) {
+[[gnu::always_inline]] inline void start_rows(const D& d, std::size_t r, const chunk_range& k, typename D::cursor (&p)[R],
+                                              __m512 (&acc)[R][M]) {
 #pragma GCC unroll 8
     for (int q = 0; q < R; ++q) {
         p[q] = d.row(r + std::size_t(q));
 #pragma GCC unroll 8
-        for (int i = 0; i < M; ++i) acc[q][i] = _mm512_setzero_ps();
+        for (int i = 0; i < M; ++i) acc[q][i] = k.c0 == 0 ? _mm512_setzero_ps() : _mm512_load_ps(k.carry + 16 * (q * M + i));
     }
 }
 
 template <int R, int M, class D>
-[[gnu::always_inline]] inline void finish_rows(const D&, const typename D::cursor (&p)[R], const __m512 (&acc)[R][M], float* out) {
+[[gnu::always_inline]] inline void finish_rows(const D&, const chunk_range& k, const typename D::cursor (&p)[R],
+                                               const __m512 (&acc)[R][M], float* out) {
 #pragma GCC unroll 8
     for (int q = 0; q < R; ++q)
 #pragma GCC unroll 8
         for (int i = 0; i < M; ++i) {
+            if (k.c1 < k.chunks) {
+                _mm512_store_ps(k.carry + 16 * (q * M + i), acc[q][i]);
+                continue;
+            }
             out[q * M + i] = _mm512_reduce_add_ps(acc[q][i]);
             if constexpr (requires { D::row_scale(p[q]); }) out[q * M + i] *= D::row_scale(p[q]);
         }
@@ -380,11 +396,11 @@ template <int R, int M, class D>
 // decode throughput: R rows at a time are R independent chains, and so are A partial sums per
 // chunk of one row (chunk-scaled decoders without Prescale). A row's sums do not depend on R.
 template <int R, int M, bool Prescale, int A = 1, class D>
-inline void dot_rows(const D& d, std::size_t r, std::size_t chunks, const float* const* xs, float* out) {
+inline void dot_rows(const D& d, std::size_t r, const chunk_range& k, const float* const* xs, float* out) {
     typename D::cursor p[R];
     __m512 acc[R][M];
-    start_rows(d, r, p, acc);
-    for (std::size_t c = 0; c < chunks; ++c) {
+    start_rows(d, r, k, p, acc);
+    for (std::size_t c = k.c0; c < k.c1; ++c) {
         if constexpr (D::chunk_scaled && Prescale) {
             // the R rows' chunk decoded in step, each vector scaled once and accumulated directly
             // (no per-chunk partial sums, whose registers then let the R rows share each
@@ -436,7 +452,7 @@ inline void dot_rows(const D& d, std::size_t r, std::size_t chunks, const float*
             }
         }
     }
-    finish_rows(d, p, acc, out);
+    finish_rows(d, k, p, acc, out);
 }
 
 #if defined(__AVX512BF16__)
@@ -444,11 +460,11 @@ inline void dot_rows(const D& d, std::size_t r, std::size_t chunks, const float*
 // decoding work of float32): R weight rows from r against M activation rows in the
 // prepare_x_bf16 layout, converted to bf16.
 template <int R, int M, int A = 1, class D>
-inline void dot_rows_bf16(const D& d, std::size_t r, std::size_t chunks, const std::uint16_t* const* xs, float* out) {
+inline void dot_rows_bf16(const D& d, std::size_t r, const chunk_range& k, const std::uint16_t* const* xs, float* out) {
     typename D::cursor p[R];
     __m512 acc[R][M];
-    start_rows(d, r, p, acc);
-    for (std::size_t c = 0; c < chunks; ++c) {
+    start_rows(d, r, k, p, acc);
+    for (std::size_t c = k.c0; c < k.c1; ++c) {
 #pragma GCC unroll 8
         for (int q = 0; q < R; ++q) {
             __m512 t[A][M];  // the chunk's products, vector n into partial sum n % A (as in dot_rows)
@@ -470,7 +486,7 @@ inline void dot_rows_bf16(const D& d, std::size_t r, std::size_t chunks, const s
             for (int i = 0; i < M; ++i) acc[q][i] = _mm512_fmadd_ps(t[0][i], s, acc[q][i]);
         }
     }
-    finish_rows(d, p, acc, out);
+    finish_rows(d, k, p, acc, out);
 }
 #endif
 

@@ -224,7 +224,8 @@ template <int R, int M, class D>
 inline void dot_rows_q8(const D& d, std::size_t r, std::size_t groups, const q8_row* xs, float* out) {
     typename D::cursor p[R];
     __m512 acc[R][M];
-    start_rows(d, r, p, acc);
+    const chunk_range all{0, groups, groups};  // int8 activations: no k-blocking
+    start_rows(d, r, all, p, acc);
     for (std::size_t g = 0; g < groups; ++g) {
 #pragma GCC unroll 8
         for (int q = 0; q < R; ++q) {
@@ -241,7 +242,7 @@ inline void dot_rows_q8(const D& d, std::size_t r, std::size_t groups, const q8_
             }
         }
     }
-    finish_rows(d, p, acc, out);
+    finish_rows(d, all, p, acc, out);
 }
 
 }  // namespace quant::cpu::avx512
