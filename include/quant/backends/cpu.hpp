@@ -10,9 +10,13 @@
 //   epilogue; outlier columns in float32.
 // Paths:
 //   m <= gemv_max_m   decode-in-register GEMV (backends/cpu/decoders_avx512.hpp), up to 8
-//                     activation rows per pass over the weights
-//   m >  gemv_max_m   weights dequantized panel by panel (64 output rows) into float32, then a
-//                     float32 GEMM per panel (Eigen), so the decode cost is amortised over m
+//                     activation rows per pass over the weights; activation tiles beyond L1:
+//                     2 or 4 weight rows decoded in step share each activation load (float32),
+//                     or k-blocks of the activations with the rows' sums carried (bf16)
+//   m >  gemv_max_m   AVX-512: weights decoded panel by panel (144 rows) into the compute type
+//                     (float32, bf16, or the int8 codes as they are), packed into micro-panels,
+//                     and an 8 x 48 register-blocked micro-kernel (cpu/gemm_avx512.hpp), so the
+//                     decode cost is amortised over m; otherwise float32 panels of 64 rows and Eigen
 //   int8 x int8       AVX-512 VNNI vpdpbusd (u8 x s8: activations offset by +128, corrected with
 //                     the precomputed row sums of the weights); a scalar loop without VNNI.
 //   4-bit x int8      (activation_quant::int8) AVX-512 VNNI: codes to u8 in registers, vpdpbusd
