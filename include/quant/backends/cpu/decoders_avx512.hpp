@@ -350,10 +350,11 @@ struct f16_decoder {
     static float row_scale(const cursor&) { return 1.0f; }
 };
 
-// The chunks of a row one call of a GEMV row kernel covers: [c0, c1) of `chunks`. A GEMV whose
-// activation rows outgrow L1 runs in k-blocks (gemv_decoded), each over a group of weight rows,
-// their vector sums kept in `carry` (R * M vectors, 64-byte aligned) from one block to the next.
-// Storing and reloading a vector is exact: a row's sums do not depend on the blocking.
+// The chunks of a row one call of a GEMV row kernel covers: [c0, c1) of `chunks`. The bf16 GEMV
+// runs activation rows that outgrow L1 in k-blocks (gemv_decoded_bf16; the float32 GEMV measured
+// slower blocked and keeps one pass), each over a group of weight rows, their vector sums kept in
+// `carry` (R * M vectors, 64-byte aligned) from one block to the next. Storing and reloading a
+// vector is exact: a row's sums do not depend on the blocking.
 struct chunk_range {
     std::size_t c0, c1, chunks;
     float* carry = nullptr;  // unused when [c0, c1) is the whole row
