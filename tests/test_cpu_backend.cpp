@@ -123,6 +123,40 @@ TEST_CASE("cpu backend equals the reference: 4-bit weights with int8 activations
     compare_backends<NF4>({.block = 64}, {128}, dtype::bf16, a8);  // output and bias rounded to bf16
 }
 
+TEST_CASE("cpu backend: int8 activations on 16-row weight tiles equal the row-major kernel bit for bit", "[cpu][q8]") {
+    // A layer prepared for int8 activations keeps its 4-bit weights in tiles of 16 rows (VNNI
+    // builds); the same kernel on the row-major layout (prepared without) sums every row in the
+    // same order. Every scale count per group (int4 block 32: 2; NF4 block 32: 4, 64: 2, >= 128:
+    // 1), partial tiles (out 17, 70), rows of a partial group, m = 1 (a tile at a time) and more.
+    const auto check = [&]<Scheme S>(const typename S::params& p, std::size_t in) {
+        using kernel = linear_kernel<cpu_backend, S>;
+        for (std::size_t out : {1, 17, 70}) {
+            const row_matrix w = random_matrix(out, in, 50 + out, 0.05f);
+            const auto q = QuantizedTensor<S>::quantize(view(w), p);
+            const forward_options a8{.threads = 2, .activations = activation_quant::int8};
+            const auto tiled = kernel::prepare(q, a8), row_major = kernel::prepare(q);
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+            CHECK(tiled.tiles.bytes() >= q.size_bytes() * 9 / 10);
+#endif
+            CHECK(row_major.tiles.empty());
+            const auto b = th::gaussian(out, 60 + out);
+            for (std::size_t m : {1, 2, 9}) {
+                const row_matrix x = random_matrix(m, in, 70 + m);
+                row_matrix y1(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(out)), y2 = y1;
+                kernel::forward(q, tiled, b, view(x), view(y1), a8);
+                kernel::forward(q, row_major, b, view(x), view(y2), a8);
+                INFO(S::name << " block " << p.block << " in " << in << " out " << out << " m " << m);
+                CHECK(y1.cwiseEqual(y2).all());
+            }
+        }
+    };
+    for (std::size_t block : {32, 64, 128}) check.operator()<BlockwiseInt4>({.block = block}, 200);
+    check.operator()<NF4>({.block = 32, .double_quant = true}, 416);
+    check.operator()<NF4>({.block = 64}, 320);
+    check.operator()<NF4>({.block = 128}, 384);
+    check.operator()<FP4>({.block = 256, .double_quant = true}, 768);
+}
+
 TEST_CASE("cpu backend: int8 activations, NaN and Inf stay in their row, results independent of threads", "[cpu][q8]") {
     const row_matrix w = random_matrix(50, 256, 21, 0.05f);
     row_matrix x = random_matrix(9, 256, 22);

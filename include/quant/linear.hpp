@@ -32,7 +32,7 @@ public:
 
     QuantizedLinear() = default;
     QuantizedLinear(QuantizedTensor<S> weight, std::vector<float> bias, linear_options opt = {})
-        : w_(std::move(weight)), prep_(kernel::prepare(w_)), bias_(bias.begin(), bias.end()), opt_(opt) {
+        : w_(std::move(weight)), prep_(kernel::prepare(w_, opt)), bias_(bias.begin(), bias.end()), opt_(opt) {
         detail::check(bias_.empty() || bias_.size() == w_.rows(), S::name, ": bias has ", bias_.size(),
                       " values, the layer has ", w_.rows(), " outputs");
         for (std::size_t o = 0; o < bias_.size(); ++o)
@@ -74,10 +74,14 @@ public:
     const linear_options& options() const { return opt_; }
     void set_compute(dtype t) { opt_.compute = t; }
     void set_threads(int n) { opt_.threads = n; }
-    // int8: activations quantized to int8 in blocks of 32 (4-bit schemes; schemes/q8_activations.hpp)
+    // int8: activations quantized to int8 in blocks of 32 (4-bit schemes; schemes/q8_activations.hpp).
+    // The backend prepares the weights again (the CPU backend on VNNI builds keeps a second copy,
+    // in the tiles its int8 kernel reads).
     void set_activations(activation_quant a) {
         check_activations(a);
+        if (a == opt_.activations) return;
         opt_.activations = a;
+        prep_ = kernel::prepare(w_, opt_);
     }
 
     // Exact storage: codes + scales + nested statistics + fp32 bias (the reports' model size).

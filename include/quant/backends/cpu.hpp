@@ -21,8 +21,10 @@
 //                     the precomputed row sums of the weights); a scalar loop without VNNI.
 //   4-bit x int8      (activation_quant::int8) AVX-512 VNNI: codes to u8 in registers, vpdpbusd
 //                     with the activations quantized in blocks of 32 (cpu/q8_gemv_avx512.hpp), for
-//                     every m (tiles of 8 activation rows against panels of 32 weight rows); without
-//                     VNNI the same values in float32.
+//                     every m (tiles of 8 activation rows against panels of 32 weight rows); the
+//                     weights read from a second copy in 16-row tiles (cpu/q8_tiles.hpp, made when
+//                     the layer is prepared for int8 activations) at m = 1, and for int4 at every
+//                     m; without VNNI the same values in float32.
 #pragma once
 
 #include <algorithm>
@@ -44,6 +46,7 @@
 #include "cpu/decoders_avx512.hpp"
 #include "cpu/gemm_avx512.hpp"
 #include "cpu/q8_gemv_avx512.hpp"
+#include "cpu/q8_tiles.hpp"
 #include "cpu/threading.hpp"
 
 namespace quant {
@@ -56,7 +59,8 @@ struct cpu_backend {
 
 namespace cpu {
 
-// What the CPU backend derives from a weight once, when the layer is built.
+// What the CPU backend derives from a weight once, when the layer is built (or its activations
+// option changes): for int8 activations on VNNI builds the 4-bit weights once more, in tiles.
 template <Scheme S>
 struct prepared_weight {};
 
@@ -64,6 +68,12 @@ template <class Traits>
 struct prepared_weight<Bnb4bit<Traits>> {
     aligned_vector<float> absmax;  // per block, double quantization decoded, padded by 16
     bool rows_hold_whole_blocks = false;
+    q8_tiles tiles;                // for int8 activations (VNNI builds): the weights in 16-row tiles
+};
+
+template <>
+struct prepared_weight<BlockwiseInt4> {
+    q8_tiles tiles;  // as above
 };
 
 template <>
@@ -72,13 +82,21 @@ struct prepared_weight<AbsmaxInt8> {
 };
 
 template <Scheme S>
-prepared_weight<S> prepare(const QuantizedTensor<S>& w) {
+prepared_weight<S> prepare(const QuantizedTensor<S>& w, const forward_options& opt = {}) {
     prepared_weight<S> p;
     const auto& st = w.data();
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+    const bool tiles = opt.activations == activation_quant::int8;
+#else
+    const bool tiles = (static_cast<void>(opt), false);  // no VNNI kernel to read them
+#endif
     if constexpr (requires { st.packed; }) {  // bnb 4-bit
         p.absmax.assign(st.blocks() + 16, 0.0f);
         for (std::size_t b = 0; b < st.blocks(); ++b) p.absmax[b] = st.block_absmax(b);
         p.rows_hold_whole_blocks = st.cols % st.params.block == 0;
+        if (tiles && p.rows_hold_whole_blocks) p.tiles = make_q8_tiles<typename S::traits>(st, p.absmax.data());
+    } else if constexpr (std::is_same_v<S, BlockwiseInt4>) {
+        if (tiles) p.tiles = make_q8_tiles(st);
     } else if constexpr (std::is_same_v<S, AbsmaxInt8>) {
         p.row_sums.resize(st.rows);
         for (std::size_t o = 0; o < st.rows; ++o) {
@@ -510,11 +528,12 @@ void forward_q8_decoded(const D& d, std::size_t out, std::size_t in, std::span<c
                         avx512::dot_rows_q8<Q, M>(d, r, groups, xs.data() + i0, res);
                     });
                 };
-                // m = 1: one weight row at a time, one sequential stream per thread, which the
-                // prefetchers serve best: from DRAM 4096 x 4096 took 465-495 us against 649-681 us
-                // with R = 4 (which is 10-20% faster from cache, where the decoding bounds it)
+                // m = 1: row-major weights one row at a time, one sequential stream per thread,
+                // which the prefetchers serve best: from DRAM 4096 x 4096 took 465-495 us against
+                // 649-681 us with R = 4 (which is 10-20% faster from cache, where the decoding
+                // bounds it); tiled weights a whole tile (one stream too)
                 switch (mt) {
-                    case 1: rows.template operator()<1, 1>(); break;
+                    case 1: rows.template operator()<D::m1_rows, 1>(); break;
                     case 2: rows.template operator()<4, 2>(); break;
                     case 3: rows.template operator()<2, 3>(); break;
                     case 4: rows.template operator()<2, 4>(); break;
@@ -530,9 +549,37 @@ void forward_q8_decoded(const D& d, std::size_t out, std::size_t in, std::span<c
     epilogue(y, bias, opt.compute, opt.threads);
 }
 
+// the decoder whose code unpacking a scheme's tiles use
+template <Scheme S>
+struct tile_codes {
+    using type = avx512::int4_q8_decoder<64>;
+};
+template <class Traits>
+struct tile_codes<Bnb4bit<Traits>> {
+    using type = avx512::bnb4bit_q8_decoder<Traits>;
+};
+
 template <Scheme S>
 void forward_q8(avx512_vnni, const QuantizedTensor<S>& w, const prepared_weight<S>& p, std::span<const float> bias,
                 const_matrix_view<float> x, matrix_view<float> y, const forward_options& opt) {
+    // The weights in 16-row tiles (prepared for int8 activations): at m = 1 a tile at a time
+    // (NF4 from DRAM 1.11-1.81x, int4 1.03-1.90x against the row-major layout, 3 interleaved
+    // rounds); beyond, int4 reads them 2 or 4 rows at a time (m = 8: 1.03-1.81x, m = 128:
+    // 0.95-1.50x) but NF4/FP4 did not gain (m = 8: 0.55-1.17x, m = 128: 0.81-1.20x: two rows'
+    // 128 bytes out of every 1152) and read the row-major layout.
+    if (!p.tiles.empty() && (x.rows == 1 || std::is_same_v<S, BlockwiseInt4>)) {
+        using Base = typename tile_codes<S>::type;
+        __m512i table = _mm512_setzero_si512();
+        if constexpr (!std::is_same_v<S, BlockwiseInt4>) table = Base::make_table();
+        const auto run = [&]<int N>() {
+            forward_q8_decoded(avx512::tiled_q8_decoder<Base, N>(p.tiles, table), w.rows(), w.cols(), bias, x, y, opt);
+        };
+        switch (p.tiles.scales) {
+            case 1: return run.template operator()<1>();
+            case 2: return run.template operator()<2>();
+            default: return run.template operator()<4>();
+        }
+    }
     if constexpr (std::is_same_v<S, BlockwiseInt4>) {
         const auto& st = w.data();
         const auto run = [&](const auto& d) { forward_q8_decoded(d, w.rows(), w.cols(), bias, x, y, opt); };
@@ -739,7 +786,7 @@ inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>&
 template <Scheme S>
 struct linear_kernel<cpu_backend, S> {
     using prepared = cpu::prepared_weight<S>;
-    static prepared prepare(const QuantizedTensor<S>& w) { return cpu::prepare(w); }
+    static prepared prepare(const QuantizedTensor<S>& w, const forward_options& opt = {}) { return cpu::prepare(w, opt); }
 
     static void forward(const QuantizedTensor<S>& w, const prepared& p, std::span<const float> bias,
                         const_matrix_view<float> x, matrix_view<float> y, const forward_options& opt) {

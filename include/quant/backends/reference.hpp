@@ -20,7 +20,7 @@ namespace quant {
 template <Scheme S>
 struct linear_kernel<reference_backend, S> {
     struct prepared {};
-    static prepared prepare(const QuantizedTensor<S>&) { return {}; }
+    static prepared prepare(const QuantizedTensor<S>&, const forward_options& = {}) { return {}; }
 
     static void forward(const QuantizedTensor<S>& w, const prepared&, std::span<const float> bias,
                         const_matrix_view<float> x, matrix_view<float> y, const forward_options& opt) {

@@ -367,7 +367,7 @@ struct chunk_range {
 template <int R, int M, class D>
 [[gnu::always_inline]] inline void start_rows(const D& d, std::size_t r, const chunk_range& k, typename D::cursor (&p)[R],
                                               __m512 (&acc)[R][M]) {
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int q = 0; q < R; ++q) {
         p[q] = d.row(r + std::size_t(q));
 #pragma GCC unroll 8
@@ -378,7 +378,7 @@ template <int R, int M, class D>
 template <int R, int M, class D>
 [[gnu::always_inline]] inline void finish_rows(const D&, const chunk_range& k, const typename D::cursor (&p)[R],
                                                const __m512 (&acc)[R][M], float* out) {
-#pragma GCC unroll 8
+#pragma GCC unroll 16
     for (int q = 0; q < R; ++q)
 #pragma GCC unroll 8
         for (int i = 0; i < M; ++i) {
