@@ -173,6 +173,11 @@ struct tiled_q8_decoder {
     static constexpr std::size_t scale_bytes = tile * S * sizeof(float), code_bytes = group / 2,
                                  stride = scale_bytes + tile * code_bytes;  // bytes per tile and group
     static_assert(S == 1 || S == 2 || S == 4);
+    static_assert(stride % 64 == 0, "each (tile, group) is whole cache lines: 9-20 of them");
+    // bits per weight of the tiles: 4 + 32 S / group (int4: 4.5 at S = 1, 5 at 2; NF4/FP4: 4.25,
+    // 4.5, 5 at S = 1, 2, 4), as the schemes' own formats at the same block
+    static constexpr double bits_per_weight = 8.0 * double(stride) / double(tile * group);
+    static_assert(bits_per_weight == 4.0 + 32.0 * S / double(group));
 
     const std::uint8_t* data;
     std::size_t groups;
