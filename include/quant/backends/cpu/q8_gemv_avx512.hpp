@@ -130,7 +130,7 @@ struct int4_q8_decoder {
         if constexpr (B == 64) {
             const std::uint8_t* q = p + g * block_bytes + sizeof(float);
             prefetch(q);
-            unpack(q, low, w);
+            unpack(q, __m512i{}, w);
         } else if constexpr (B == 128) {
             const std::uint8_t* q = p + (g / 2) * block_bytes + sizeof(float);
             prefetch(q);
@@ -170,8 +170,8 @@ struct tiled_q8_decoder {
     static constexpr std::size_t group = Base::group, K = Base::K, tile = q8_tiles::rows;
     static constexpr int bias = Base::bias, lanes_per_xblock = Base::lanes_per_xblock, m1_rows = int(tile);
     static constexpr float unit = Base::unit;
-    static constexpr std::size_t scale_bytes = tile * S * sizeof(float), code_bytes = group / 2,
-                                 stride = scale_bytes + tile * code_bytes;  // bytes per tile and group
+    static constexpr std::size_t scale_bytes = q8_tiles::scale_bytes(S), code_bytes = group / 2,
+                                 stride = q8_tiles::stride(S, group);  // bytes per tile and group
     static_assert(S == 1 || S == 2 || S == 4);
     static_assert(stride % 64 == 0, "each (tile, group) is whole cache lines: 9-20 of them");
     // bits per weight of the tiles: 4 + 32 S / group (int4: 4.5 at S = 1, 5 at 2; NF4/FP4: 4.25,

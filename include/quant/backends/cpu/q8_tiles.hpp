@@ -33,6 +33,9 @@ namespace quant::cpu {
 
 struct q8_tiles {
     static constexpr std::size_t rows = 16;
+    // bytes of a (tile, group): the rows' S scales, then their group / 2 code bytes each
+    static constexpr std::size_t scale_bytes(int S) { return rows * std::size_t(S) * sizeof(float); }
+    static constexpr std::size_t stride(int S, std::size_t group) { return scale_bytes(S) + rows * (group / 2); }
     aligned_vector<std::uint8_t> data;  // empty: no tiles (the kernels read the scheme's layout)
     std::size_t groups = 0;             // groups per row
     int scales = 0;                     // S: weight scales per row and group
@@ -49,7 +52,7 @@ q8_tiles make_tiles(std::size_t out, std::size_t groups, std::size_t group, int 
     q8_tiles t;
     t.groups = groups;
     t.scales = S;
-    const std::size_t sb = q8_tiles::rows * std::size_t(S) * sizeof(float), cb = group / 2, stride = sb + q8_tiles::rows * cb;
+    const std::size_t sb = q8_tiles::scale_bytes(S), cb = group / 2, stride = q8_tiles::stride(S, group);
     const std::size_t tiles = (out + q8_tiles::rows - 1) / q8_tiles::rows;
     t.data.assign(tiles * groups * stride + 64, 0);  // + 64: the scale loads of the last group read 16 bytes
     for (std::size_t r = 0; r < out; ++r) {
