@@ -14,11 +14,13 @@
 //                     2 or 4 weight rows decoded in step share each activation load (float32),
 //                     or k-blocks of the activations with the rows' sums carried (bf16)
 //   m >  gemv_max_m   AVX-512: weights decoded panel by panel (144 rows) into the compute type
-//                     (float32, bf16, or the int8 codes as they are), packed into micro-panels,
-//                     and an 8 x 48 register-blocked micro-kernel (cpu/gemm_avx512.hpp), so the
-//                     decode cost is amortised over m; otherwise float32 panels of 64 rows and Eigen
+//                     (float32 or bf16), packed into micro-panels, and an 8 x 48 register-blocked
+//                     micro-kernel (cpu/gemm_avx512.hpp), so the decode cost is amortised over m;
+//                     otherwise float32 panels of 64 rows and Eigen
 //   int8 x int8       AVX-512 VNNI vpdpbusd (u8 x s8: activations offset by +128, corrected with
-//                     the precomputed row sums of the weights); a scalar loop without VNNI.
+//                     the precomputed row sums of the weights): a row GEMV at m = 1, 2, from m = 3
+//                     the micro-kernel GEMM on the codes packed into micro-panels when the layer
+//                     is prepared (a second copy of the weights); a scalar loop without VNNI.
 //   4-bit x int8      (activation_quant::int8) AVX-512 VNNI: codes to u8 in registers, vpdpbusd
 //                     with the activations quantized in blocks of 32 (cpu/q8_gemv_avx512.hpp), for
 //                     every m (tiles of 8 activation rows against panels of 32 weight rows); the
@@ -79,7 +81,19 @@ struct prepared_weight<BlockwiseInt4> {
 template <>
 struct prepared_weight<AbsmaxInt8> {
     aligned_vector<std::int32_t> row_sums;  // sum_k CB[o, k], for the u8 x s8 correction
+    // LLM.int8() activations on VNNI builds: the codes once more, in the GEMM's micro-panels
+    // (avx512::pack_panels), so a GEMM does not copy and pack them at every call
+    aligned_vector<std::uint32_t> panels;
 };
+
+// The row length of int8 codes and u8 activations in the VNNI kernels: whole zmm of 64 bytes.
+inline constexpr std::size_t int8_row_bytes(std::size_t in) { return (in + 63) / 64 * 64; }
+
+// LLM.int8() on VNNI builds runs the GEMM on its prepacked codes from m = 3 (the micro-kernel's
+// 8 activation rows, partly zero): against the row GEMV, 768 x 768 / 768 x 3072 / 4096 x 4096,
+// m = 2: 0.84 / 0.84 / 0.71x, m = 3: 1.10 / 1.19 / 1.05x, m = 8: 2.58 / 2.67 / 2.79x. Both give
+// the same int32 sums.
+inline constexpr std::size_t int8_gemm_min_m = 3;
 
 template <Scheme S>
 prepared_weight<S> prepare(const QuantizedTensor<S>& w, const forward_options& opt = {}) {
@@ -104,6 +118,15 @@ prepared_weight<S> prepare(const QuantizedTensor<S>& w, const forward_options& o
             for (std::size_t k = 0; k < st.cols; ++k) s += st.CB[o * st.cols + k];
             p.row_sums[o] = s;
         }
+#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+        if (st.params.activations == int8_activations::rowwise) {
+            const std::size_t in = st.cols, ld = int8_row_bytes(in);
+            p.panels = avx512::pack_panels<std::int8_t>(st.rows, ld, [&](std::size_t o, std::int8_t* dst) {
+                std::copy_n(st.CB.data() + o * in, in, dst);
+                std::fill(dst + in, dst + ld, std::int8_t{0});
+            });
+        }
+#endif
     }
     return p;
 }
@@ -715,8 +738,8 @@ inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>&
     // vpdpbusd multiplies u8 by s8: activations as u8 = s8 + 128, and sum(u8 w) - 128 sum(w) is the
     // exact s8 sum. Rows padded to 64 bytes: the weight bytes there are masked or padded to 0, so
     // the padding adds nothing.
-    const std::size_t ld = (in + 63) / 64 * 64;
-    const bool gemm = m > cpu_backend::gemv_max_m;
+    const std::size_t ld = int8_row_bytes(in);
+    const bool gemm = m >= int8_gemm_min_m;
     const std::size_t rows = gemm ? avx512::gemm_rows(m) : m, ldx = gemm ? avx512::gemm_stride<std::uint8_t>(ld) : ld;
     std::uint8_t* const xu = scratch<std::uint8_t, 4>(rows * ldx).data();
     std::fill(xu + m * ldx, xu + rows * ldx, std::uint8_t{128});  // rows past m: s8 zeros
@@ -731,22 +754,18 @@ inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>&
     const bool fused = qa.outliers.empty() && opt.compute == dtype::f32;
     const float* const b = bias.empty() ? nullptr : bias.data();
     std::vector<std::int32_t> sums(gemm && fused ? 0 : m * out);
-    if (gemm) {  // the micro-kernel GEMM; weights: the int8 codes as they are
-        const auto decode = [&](std::size_t o, std::int8_t* dst) {
-            std::copy_n(st.CB.data() + o * in, in, dst);
-            std::fill(dst + in, dst + ld, std::int8_t{0});
-        };
+    if (gemm) {  // the micro-kernel GEMM on the codes packed when the layer was prepared
         const auto* xs = reinterpret_cast<const std::int8_t*>(xu);
         // the s8 sum: sum(u8 w) - 128 sum(w)
         const auto exact = [&](std::size_t o, __m512i v, __mmask16 mk) {
             return _mm512_sub_epi32(v, _mm512_slli_epi32(_mm512_maskz_loadu_epi32(mk, p.row_sums.data() + o), 7));
         };
         if (fused)
-            avx512::gemm<avx512::op_s8>(out, ld, xs, ldx, m, opt.threads, decode, [&](std::size_t i, std::size_t o, __m512i v, __mmask16 mk) {
+            avx512::gemm_packed<avx512::op_s8>(out, ld, p.panels.data(), xs, ldx, m, opt.threads, [&](std::size_t i, std::size_t o, __m512i v, __mmask16 mk) {
                 _mm512_mask_storeu_ps(y.row(i) + o, mk, int8_rescale(exact(o, v, mk), qa.SCA[i], st.SCB.data() + o, b ? b + o : nullptr, mk));
             });
         else
-            avx512::gemm<avx512::op_s8>(out, ld, xs, ldx, m, opt.threads, decode, [&](std::size_t i, std::size_t o, __m512i v, __mmask16 mk) {
+            avx512::gemm_packed<avx512::op_s8>(out, ld, p.panels.data(), xs, ldx, m, opt.threads, [&](std::size_t i, std::size_t o, __m512i v, __mmask16 mk) {
                 _mm512_mask_storeu_epi32(sums.data() + i * out + o, mk, exact(o, v, mk));
             });
         if (fused) return;

@@ -10,7 +10,8 @@
 //   s8    vpdpbusd      k-step 4   W = the int8 codes themselves, X = u8 (s8 + 128) quads
 // Weights are decoded panel by panel (144 rows) into the element type, row-major, then packed
 // into micro-panels of 48 rows, k-group-major ([group][48 rows] dwords: 16 x 16 dword
-// transposes), so the kernel's weight operand is three aligned loads per k-group. Activations
+// transposes), so the kernel's weight operand is three aligned loads per k-group; or, for the
+// int8 codes, which need no decoding, packed once when the layer is prepared (pack_panels). Activations
 // stay row-major ([rows][ldx], rows padded with zeros to a multiple of 8): a k-group of one row
 // is one 32-bit broadcast. Every output element is summed by one thread in k order, whatever the split.
 #pragma once
@@ -140,53 +141,95 @@ inline void micro_kernel(const typename Op::elem* x, std::size_t ld, const std::
         for (std::size_t v = 0; v < gemm_nv; ++v) res[i][v] = c[i][v];
 }
 
+// The micro-kernels over weight rows [o0, o0 + n), packed at pk (micro-panel after micro-panel,
+// rows past n zero), against activation blocks [b0, b1): store(i, o, acc, mask) receives the
+// sums for outputs o .. o+15 of activation row i < m, mask = the lanes with o + lane < out.
+template <class Op, class Store>
+void multiply_panels(const std::uint32_t* pk, std::size_t o0, std::size_t n, std::size_t out, std::size_t groups,
+                     const typename Op::elem* x, std::size_t ldx, std::size_t m, std::size_t b0, std::size_t b1,
+                     const Store& store) {
+    typename Op::acc c[gemm_mr][gemm_nv];
+    for (std::size_t q = 0; q < n; q += gemm_nr) {
+        const std::size_t o = o0 + q;
+        __mmask16 mk[gemm_nv];  // the lanes below out
+        for (std::size_t v = 0; v < gemm_nv; ++v) {
+            const std::size_t left = out > o + 16 * v ? out - o - 16 * v : 0;
+            mk[v] = first_lanes(left);
+        }
+        for (std::size_t b = b0; b < b1; ++b) {
+            micro_kernel<Op>(x + b * gemm_mr * ldx, ldx, pk + q * groups, groups, c);
+            const std::size_t nx = std::min(gemm_mr, m - b * gemm_mr);
+            for (std::size_t i = 0; i < nx; ++i)
+                for (std::size_t v = 0; v < gemm_nv; ++v)
+                    if (mk[v]) store(b * gemm_mr + i, o + 16 * v, c[i][v], mk[v]);
+        }
+    }
+}
+
+// Runs run(r0, r1, b0, b1) (weight rows [r0, r1) against activation blocks [b0, b1)) on the
+// threads: split by weight rows (in multiples of 48), or, when there are too few rows for every
+// thread to get a whole panel and enough activation blocks, by activation blocks (each thread then
+// takes every weight row: cheap for such small layers). Either way each result is one
+// micro-kernel's sum in k order: it does not depend on the split.
+template <class Run>
+void split_gemm(std::size_t out, std::size_t m, int threads, const Run& run) {
+    const std::size_t blocks = gemm_rows(m) / gemm_mr;
+    const std::size_t nt = static_cast<std::size_t>(threads > 0 ? threads : max_threads());
+    if (nt > 1 && out < nt * gemm_panel && blocks >= nt)
+        parallel_ranges(blocks, 1, threads, [&](std::size_t b0, std::size_t b1) { run(0, out, b0, b1); });
+    else
+        parallel_ranges(out, gemm_nr, threads, [&](std::size_t r0, std::size_t r1) { run(r0, r1, 0, blocks); });
+}
+
 // Y = X W^T for weight rows [0, out): decode(o, dst) writes weight row o (ld elements, ld a
 // multiple of 16 dwords) in the element type; x holds gemm_rows(m) rows of ld elements, ldx
-// apart (gemm_stride; rows past m zero); store(i, o, acc, mask) receives the sums for outputs o .. o+15 of activation row
-// i < m, mask = the lanes with o + lane < out. Threads split the weight rows (in multiples of 48),
-// or, when there are too few rows for every thread to get a whole panel and enough activation
-// blocks, the activation blocks (each thread then decodes every panel: cheap for such small
-// layers). Either way each result is one micro-kernel's sum in k order: it does not depend on
-// the split.
+// apart (gemm_stride; rows past m zero); store as in multiply_panels. Each thread decodes its
+// rows a panel (144 rows) at a time and packs them into its own scratch.
 template <class Op, class Decode, class Store>
 void gemm(std::size_t out, std::size_t ld, const typename Op::elem* x, std::size_t ldx, std::size_t m, int threads,
           const Decode& decode, const Store& store) {
     using E = typename Op::elem;
     static_assert(sizeof(E) * Op::step == 4, "a k-group is one dword");
-    const std::size_t groups = ld / Op::step, blocks = gemm_rows(m) / gemm_mr;
-    // rows [r0, r1) against activation blocks [b0, b1)
-    const auto run = [&](std::size_t r0, std::size_t r1, std::size_t b0, std::size_t b1) {
+    const std::size_t groups = ld / Op::step;
+    split_gemm(out, m, threads, [&](std::size_t r0, std::size_t r1, std::size_t b0, std::size_t b1) {
         const std::span<E> rows = scratch<E, 3>(gemm_panel * ld);  // the worker thread's own
         std::uint32_t* const pk = scratch<std::uint32_t, 5>(gemm_panel * groups).data();  // 64-byte aligned
-        typename Op::acc c[gemm_mr][gemm_nv];
         for (std::size_t p0 = r0; p0 < r1; p0 += gemm_panel) {
             const std::size_t np = std::min(gemm_panel, r1 - p0), npad = (np + gemm_nr - 1) / gemm_nr * gemm_nr;
             for (std::size_t r = 0; r < np; ++r) decode(p0 + r, rows.data() + r * ld);
             std::fill(rows.begin() + static_cast<std::ptrdiff_t>(np * ld), rows.begin() + static_cast<std::ptrdiff_t>(npad * ld), E{});
             for (std::size_t q = 0; q < npad; q += gemm_nr)
                 pack_micro_panel(reinterpret_cast<const std::uint32_t*>(rows.data() + q * ld), groups, groups, pk + q * groups);
-            for (std::size_t q = 0; q < npad; q += gemm_nr) {
-                const std::size_t o = p0 + q;
-                __mmask16 mk[gemm_nv];  // the lanes below out
-                for (std::size_t v = 0; v < gemm_nv; ++v) {
-                    const std::size_t left = out > o + 16 * v ? out - o - 16 * v : 0;
-                    mk[v] = first_lanes(left);
-                }
-                for (std::size_t b = b0; b < b1; ++b) {
-                    micro_kernel<Op>(x + b * gemm_mr * ldx, ldx, pk + q * groups, groups, c);
-                    const std::size_t nx = std::min(gemm_mr, m - b * gemm_mr);
-                    for (std::size_t i = 0; i < nx; ++i)
-                        for (std::size_t v = 0; v < gemm_nv; ++v)
-                            if (mk[v]) store(b * gemm_mr + i, o + 16 * v, c[i][v], mk[v]);
-                }
-            }
+            multiply_panels<Op>(pk, p0, np, out, groups, x, ldx, m, b0, b1, store);
         }
-    };
-    const std::size_t nt = static_cast<std::size_t>(threads > 0 ? threads : max_threads());
-    if (nt > 1 && out < nt * gemm_panel && blocks >= nt)
-        parallel_ranges(blocks, 1, threads, [&](std::size_t b0, std::size_t b1) { run(0, out, b0, b1); });
-    else
-        parallel_ranges(out, gemm_nr, threads, [&](std::size_t r0, std::size_t r1) { run(r0, r1, 0, blocks); });
+    });
+}
+
+// A whole weight packed once, for gemm_packed: rows [0, out) as decode (above) writes them, rows
+// up to the next multiple of 48 zero; micro-panel j (rows 48 j ..) at j * 48 * groups dwords.
+// As many bytes as the decoded weight (the int8 codes: as the codes themselves, plus the padding).
+template <class E, class Decode>
+aligned_vector<std::uint32_t> pack_panels(std::size_t out, std::size_t ld, const Decode& decode) {
+    const std::size_t groups = ld * sizeof(E) / 4, npad = (out + gemm_nr - 1) / gemm_nr * gemm_nr;
+    aligned_vector<std::uint32_t> packed(npad * groups);
+    aligned_vector<E> rows(gemm_nr * ld);
+    for (std::size_t q = 0; q < npad; q += gemm_nr) {
+        const std::size_t n = std::min(gemm_nr, out - q);
+        for (std::size_t r = 0; r < n; ++r) decode(q + r, rows.data() + r * ld);
+        std::fill(rows.begin() + static_cast<std::ptrdiff_t>(n * ld), rows.end(), E{});
+        pack_micro_panel(reinterpret_cast<const std::uint32_t*>(rows.data()), groups, groups, packed.data() + q * groups);
+    }
+    return packed;
+}
+
+// gemm over weights packed once (pack_panels): no decoding or packing per call.
+template <class Op, class Store>
+void gemm_packed(std::size_t out, std::size_t ld, const std::uint32_t* packed, const typename Op::elem* x, std::size_t ldx,
+                 std::size_t m, int threads, const Store& store) {
+    const std::size_t groups = ld / Op::step;
+    split_gemm(out, m, threads, [&](std::size_t r0, std::size_t r1, std::size_t b0, std::size_t b1) {
+        multiply_panels<Op>(packed + r0 * groups, r0, r1 - r0, out, groups, x, ldx, m, b0, b1, store);
+    });
 }
 
 }  // namespace quant::cpu::avx512
