@@ -83,18 +83,22 @@ void bench_openblas(benchmark::State& st, shape s, std::size_t m, bool cold) {
 // array at once, 16 KB pieces, with independent vector sums: one chain of dependent adds is
 // latency-bound (7 GB/s where the memory gives 25), and one sequential stream per core reaches
 // only about two thirds of what several do (the m = 1 kernels read several rows at once).
+// Vector: aligned_vector (2 MB transparent huge pages, as the layers' weights: stream/read) or a
+// std::vector (4 KB pages, as Eigen's, OpenBLAS's and ggml's buffers: stream/read_4k).
+template <class Vector>
 void bench_stream(benchmark::State& st) {
     using batch = xsimd::batch<float>;
     constexpr std::size_t L = batch::size, piece = 4096, streams = 4;  // floats per piece
     const std::size_t n = (std::size_t{256} << 20) / sizeof(float), quarter = n / streams;
-    aligned_vector<float> a(n, 1.0f);
+    Vector v(n + 16, 1.0f);  // read from its first 64-byte boundary
+    const float* a = v.data() + (64 - reinterpret_cast<std::uintptr_t>(v.data()) % 64) % 64 / sizeof(float);
     for (auto _ : st) {
         float total = 0.0f;
 #pragma omp parallel for reduction(+ : total) schedule(static)
         for (std::ptrdiff_t p = 0; p < std::ptrdiff_t(quarter / piece); ++p) {
             batch s[streams] = {batch(0.0f), batch(0.0f), batch(0.0f), batch(0.0f)};
             for (std::size_t k = std::size_t(p) * piece; k < std::size_t(p + 1) * piece; k += L)
-                for (std::size_t q = 0; q < streams; ++q) s[q] += batch::load_aligned(a.data() + q * quarter + k);
+                for (std::size_t q = 0; q < streams; ++q) s[q] += batch::load_aligned(a + q * quarter + k);
             total += xsimd::hadd((s[0] + s[1]) + (s[2] + s[3]));
         }
         benchmark::DoNotOptimize(total);
@@ -103,7 +107,8 @@ void bench_stream(benchmark::State& st) {
 }
 
 void register_all() {
-    benchmark::RegisterBenchmark("stream/read", bench_stream)->Unit(benchmark::kMillisecond)->UseRealTime();
+    benchmark::RegisterBenchmark("stream/read", bench_stream<aligned_vector<float>>)->Unit(benchmark::kMillisecond)->UseRealTime();
+    benchmark::RegisterBenchmark("stream/read_4k", bench_stream<std::vector<float>>)->Unit(benchmark::kMillisecond)->UseRealTime();
     bench_cases::for_each_case([](shape s, std::size_t m, bool cold, const std::string& l) {
         auto reg = [&](const std::string& name, auto&& f) { bench_cases::register_case(name + "/" + l, f); };
         reg("eigen_f32", [=](benchmark::State& st) { bench_eigen(st, s, m, cold); });

@@ -51,7 +51,7 @@ def main(paths):
     med = table.medians(paths)
     stream = table.stream_gbs(med)
     rows = table.case_rows(med)
-    table.print_stream(stream)
+    table.print_stream(stream, table.stream_gbs(med, "stream/read_4k"))
     print("GFLOP/s, ours | peers (2m in out / median wall time; q4_0 repack = the interleaved layout llama.cpp loads 4-bit weights into)\n")
     table.print_table(rows, OURS + PEERS, table.measured(lambda k, r, i: f"{r[i][0]:.0f}"))
 
