@@ -239,14 +239,16 @@ TEST_CASE("cpu backend: LLM.int8() activations quantized as the reference does, 
             x(3, 0) = 0.0f;
             if (in > 2) x.row(5).setZero();  // an all-zero row: absmax 0
             const auto want = AbsmaxInt8::quantize_activations(x.data(), m, in, in, threshold);
-            std::vector<std::uint8_t> xu(m * ld, 77);
-            std::vector<float> sca(m);
-            const auto cols = cpu::quantize_activations_u8(view(x), threshold, ld, xu.data(), sca);
-            INFO("threshold " << threshold << " in " << in);
-            CHECK(cols == want.outliers);
-            CHECK(sca == want.SCA);
-            for (std::size_t i = 0; i < m; ++i)
-                for (std::size_t k = 0; k < in; ++k) REQUIRE(int(xu[i * ld + k]) - 128 == int(want.CA[i * in + k]));
+            for (const int threads : {1, 2}) {  // 2: rows 0-23 and 24-36, outlier columns merged
+                std::vector<std::uint8_t> xu(m * ld, 77);
+                std::vector<float> sca(m);
+                const auto cols = cpu::quantize_activations_u8(view(x), threshold, ld, xu.data(), sca, threads);
+                INFO("threshold " << threshold << " in " << in << " threads " << threads);
+                CHECK(cols == want.outliers);
+                CHECK(sca == want.SCA);
+                for (std::size_t i = 0; i < m; ++i)
+                    for (std::size_t k = 0; k < in; ++k) REQUIRE(int(xu[i * ld + k]) - 128 == int(want.CA[i * in + k]));
+            }
         }
     }
 }

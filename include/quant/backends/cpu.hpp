@@ -32,6 +32,7 @@
 #include <algorithm>
 #include <cstdint>
 #include <limits>
+#include <mutex>
 #include <span>
 #include <string_view>
 #include <vector>
@@ -677,41 +678,49 @@ inline void forward_int8_rowwise(generic, const QuantizedTensor<AbsmaxInt8>& w, 
 // per-row absmax over the values below the threshold, scale (1/absmax)*127 and rounding
 // (vcvtps2dq, nearest even) as the reference. Outliers (threshold > 0): an element with
 // |x| >= threshold is left out of its row's absmax, and its column becomes an outlier column,
-// zero (u8 128) in every row; the columns are returned in ascending order.
+// zero (u8 128) in every row; the columns are returned in ascending order. Rows are split between
+// `threads` (each row's scale and codes are its own; the outlier columns are the union of every
+// row's, merged under a lock: the same set in any order).
 inline std::vector<std::size_t> quantize_activations_u8(const_matrix_view<float> x, float threshold, std::size_t ld,
-                                                        std::uint8_t* xu, std::vector<float>& sca) {
+                                                        std::uint8_t* xu, std::vector<float>& sca, int threads = 1) {
     const std::size_t in = x.cols, lanes = (in + 15) / 16;
-    std::vector<float> row(lanes * 16);
     std::vector<__mmask16> outlier(lanes, 0);  // bit j of lane group g: column 16 g + j
+    std::mutex merge;
     const __m512 thr = _mm512_set1_ps(threshold > 0.0f ? threshold : std::numeric_limits<float>::infinity());
-    for (std::size_t i = 0; i < x.rows; ++i) {
-        __m512 am = _mm512_setzero_ps();
-        for (std::size_t g = 0, k = 0; g < lanes; ++g, k += 16) {
-            const __mmask16 mk = first_lanes(in - k);
-            __m512 v = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_maskz_loadu_ps(mk, x.row(i) + k), _MM_FROUND_TO_NEAREST_INT));
-            const __mmask16 big = _mm512_cmp_ps_mask(_mm512_abs_ps(v), thr, _CMP_GE_OQ);
-            outlier[g] |= big;
-            v = _mm512_maskz_mov_ps(__mmask16(~big), v);
-            _mm512_storeu_ps(row.data() + k, v);
-            am = _mm512_max_ps(am, _mm512_abs_ps(v));
+    parallel_ranges(x.rows, 8, threads, [&](std::size_t i0, std::size_t i1) {
+        std::vector<float> row(lanes * 16);
+        std::vector<__mmask16> mine(lanes, 0);
+        for (std::size_t i = i0; i < i1; ++i) {
+            __m512 am = _mm512_setzero_ps();
+            for (std::size_t g = 0, k = 0; g < lanes; ++g, k += 16) {
+                const __mmask16 mk = first_lanes(in - k);
+                __m512 v = _mm512_cvtph_ps(_mm512_cvtps_ph(_mm512_maskz_loadu_ps(mk, x.row(i) + k), _MM_FROUND_TO_NEAREST_INT));
+                const __mmask16 big = _mm512_cmp_ps_mask(_mm512_abs_ps(v), thr, _CMP_GE_OQ);
+                mine[g] |= big;
+                v = _mm512_maskz_mov_ps(__mmask16(~big), v);
+                _mm512_storeu_ps(row.data() + k, v);
+                am = _mm512_max_ps(am, _mm512_abs_ps(v));
+            }
+            const float a = _mm512_reduce_max_ps(am);
+            sca[i] = a;
+            std::uint8_t* dst = xu + i * ld;
+            std::fill(dst + in, dst + ld, std::uint8_t{128});  // padding: s8 zero
+            if (a == 0.0f) {
+                std::fill(dst, dst + in, std::uint8_t{128});
+                continue;
+            }
+            const __m512 s = _mm512_set1_ps((1.0f / a) * 127.0f);
+            const __m512i off = _mm512_set1_epi32(128);
+            for (std::size_t k = 0; k < in; k += 16) {
+                const __mmask16 mk = first_lanes(in - k);
+                const __m512i q = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(row.data() + k), s),
+                                                           _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+                _mm512_mask_cvtepi32_storeu_epi8(dst + k, mk, _mm512_add_epi32(q, off));
+            }
         }
-        const float a = _mm512_reduce_max_ps(am);
-        sca[i] = a;
-        std::uint8_t* dst = xu + i * ld;
-        std::fill(dst + in, dst + ld, std::uint8_t{128});  // padding: s8 zero
-        if (a == 0.0f) {
-            std::fill(dst, dst + in, std::uint8_t{128});
-            continue;
-        }
-        const __m512 s = _mm512_set1_ps((1.0f / a) * 127.0f);
-        const __m512i off = _mm512_set1_epi32(128);
-        for (std::size_t k = 0; k < in; k += 16) {
-            const __mmask16 mk = first_lanes(in - k);
-            const __m512i q = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(row.data() + k), s),
-                                                       _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-            _mm512_mask_cvtepi32_storeu_epi8(dst + k, mk, _mm512_add_epi32(q, off));
-        }
-    }
+        const std::lock_guard<std::mutex> lock(merge);
+        for (std::size_t g = 0; g < lanes; ++g) outlier[g] |= mine[g];
+    });
     std::vector<std::size_t> cols;
     for (std::size_t g = 0; g < lanes; ++g)
         for (unsigned j = 0; j < 16; ++j)
@@ -747,7 +756,7 @@ inline void forward_int8_rowwise(avx512_vnni, const QuantizedTensor<AbsmaxInt8>&
     qa.rows = m;
     qa.cols = in;
     qa.SCA.resize(m);
-    qa.outliers = quantize_activations_u8(x, st.params.threshold, ldx, xu, qa.SCA);
+    qa.outliers = quantize_activations_u8(x, st.params.threshold, ldx, xu, qa.SCA, opt.threads);
     // Without outliers and with float32 output, the GEMM finishes each result itself (the
     // reference epilogue, 16 outputs at a time): no [m, out] int32 buffer to allocate, fault in
     // and read again (at m = 1024 that was a third of the time).
