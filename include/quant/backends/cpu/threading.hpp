@@ -7,6 +7,7 @@
 #include <algorithm>
 #include <cstddef>
 #include <span>
+#include <vector>
 
 #include "../../tensor/aligned.hpp"
 
@@ -50,7 +51,7 @@ void parallel_ranges(std::size_t n, std::size_t grain, int threads, const F& f) 
 // stays with the thread (as large as the largest call it made).
 template <class T, int Slot>
 std::span<T> scratch(std::size_t n) {
-    thread_local aligned_vector<T> buf;
+    thread_local std::vector<T, aligned_allocator<T, 64, false>> buf;  // 4 KB pages: see aligned_allocator
     if (buf.size() < n) buf.resize(n);
     return {buf.data(), n};
 }
