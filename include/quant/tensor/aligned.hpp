@@ -3,11 +3,12 @@
 //
 // Buffers of 2 MB and more (a layer's codes, the tiles or panels its CPU kernels read) start on
 // a 2 MB boundary instead and are marked for transparent huge pages (Linux:
-// madvise(MADV_HUGEPAGE), which Debian's default THP setting, "madvise", waits for). A kernel streaming weights from DRAM then needs one TLB entry per 2 MB
-// instead of one per 4 KB page, and the pages it reads are physically contiguous: the m = 1 int4
-// GEMV with int8 activations over 4096 x 4096 weights from DRAM (15 copies of 9.4 MB in turn)
-// took 302 us on huge pages against 420-424 us on the 4 KB pages of the same allocator. Advice
-// only: where the kernel has no huge page to give, the buffer stays on 4 KB pages.
+// madvise(MADV_HUGEPAGE), which Debian's default THP setting, "madvise", waits for). A kernel
+// streaming weights from DRAM then needs one TLB entry per 2 MB instead of one per 4 KB page,
+// and the pages it reads are physically contiguous: the m = 1 int4 GEMV with int8 activations
+// over 4096 x 4096 weights from DRAM (15 copies of 9.4 MB in turn) took 302 us on huge pages
+// against 420-424 us on the 4 KB pages of the same allocator. Advice only: where the kernel has
+// no huge page to give, the buffer stays on 4 KB pages.
 #pragma once
 
 #include <cstddef>
