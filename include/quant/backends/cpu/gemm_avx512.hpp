@@ -24,6 +24,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <span>
 
 #include "../../numeric/half.hpp"
 #include "../../tensor/aligned.hpp"
@@ -181,10 +182,24 @@ void split_gemm(std::size_t out, std::size_t m, int threads, const Run& run) {
         parallel_ranges(out, gemm_nr, threads, [&](std::size_t r0, std::size_t r1) { run(r0, r1, 0, blocks); });
 }
 
-// Y = X W^T for weight rows [0, out): decode(o, dst) writes weight row o (ld elements, ld a
-// multiple of 16 dwords) in the element type; x holds gemm_rows(m) rows of ld elements, ldx
-// apart (gemm_stride; rows past m zero); store as in multiply_panels. Each thread decodes its
-// rows a panel (144 rows) at a time and packs them into its own scratch.
+// Decodes weight rows [o0, o0 + n), n <= gemm_panel, through decode(o, dst) (one row of ld
+// elements, ld a multiple of 16 dwords) into rows (gemm_panel * ld elements), zeroes the rows up
+// to the next multiple of 48 and packs them into micro-panels at pk (micro-panel j, rows o0 + 48 j
+// .., at j * 48 * groups dwords). The one way weights reach the kernel: per call (gemm) or once
+// (pack_panels).
+template <class E, class Decode>
+void decode_and_pack(std::size_t o0, std::size_t n, std::size_t ld, std::span<E> rows, const Decode& decode,
+                     std::uint32_t* pk) {
+    const std::size_t groups = ld * sizeof(E) / 4, npad = (n + gemm_nr - 1) / gemm_nr * gemm_nr;
+    for (std::size_t r = 0; r < n; ++r) decode(o0 + r, rows.data() + r * ld);
+    std::fill(rows.begin() + static_cast<std::ptrdiff_t>(n * ld), rows.begin() + static_cast<std::ptrdiff_t>(npad * ld), E{});
+    for (std::size_t q = 0; q < npad; q += gemm_nr)
+        pack_micro_panel(reinterpret_cast<const std::uint32_t*>(rows.data() + q * ld), groups, groups, pk + q * groups);
+}
+
+// Y = X W^T for weight rows [0, out): decode as in decode_and_pack; x holds gemm_rows(m) rows of
+// ld elements, ldx apart (gemm_stride; rows past m zero); store as in multiply_panels. Each thread
+// decodes its rows a panel (144 rows) at a time and packs them into its own scratch.
 template <class Op, class Decode, class Store>
 void gemm(std::size_t out, std::size_t ld, const typename Op::elem* x, std::size_t ldx, std::size_t m, int threads,
           const Decode& decode, const Store& store) {
@@ -195,30 +210,23 @@ void gemm(std::size_t out, std::size_t ld, const typename Op::elem* x, std::size
         const std::span<E> rows = scratch<E, 3>(gemm_panel * ld);  // the worker thread's own
         std::uint32_t* const pk = scratch<std::uint32_t, 5>(gemm_panel * groups).data();  // 64-byte aligned
         for (std::size_t p0 = r0; p0 < r1; p0 += gemm_panel) {
-            const std::size_t np = std::min(gemm_panel, r1 - p0), npad = (np + gemm_nr - 1) / gemm_nr * gemm_nr;
-            for (std::size_t r = 0; r < np; ++r) decode(p0 + r, rows.data() + r * ld);
-            std::fill(rows.begin() + static_cast<std::ptrdiff_t>(np * ld), rows.begin() + static_cast<std::ptrdiff_t>(npad * ld), E{});
-            for (std::size_t q = 0; q < npad; q += gemm_nr)
-                pack_micro_panel(reinterpret_cast<const std::uint32_t*>(rows.data() + q * ld), groups, groups, pk + q * groups);
+            const std::size_t np = std::min(gemm_panel, r1 - p0);
+            decode_and_pack(p0, np, ld, rows, decode, pk);
             multiply_panels<Op>(pk, p0, np, out, groups, x, ldx, m, b0, b1, store);
         }
     });
 }
 
-// A whole weight packed once, for gemm_packed: rows [0, out) as decode (above) writes them, rows
-// up to the next multiple of 48 zero; micro-panel j (rows 48 j ..) at j * 48 * groups dwords.
-// As many bytes as the decoded weight (the int8 codes: as the codes themselves, plus the padding).
+// A whole weight packed once, for gemm_packed: rows [0, out) as decode writes them, rows up to
+// the next multiple of 48 zero; micro-panel j (rows 48 j ..) at j * 48 * groups dwords. As many
+// bytes as the decoded weight (the int8 codes: as the codes themselves, plus the padding).
 template <class E, class Decode>
 aligned_vector<std::uint32_t> pack_panels(std::size_t out, std::size_t ld, const Decode& decode) {
     const std::size_t groups = ld * sizeof(E) / 4, npad = (out + gemm_nr - 1) / gemm_nr * gemm_nr;
     aligned_vector<std::uint32_t> packed(npad * groups);
-    aligned_vector<E> rows(gemm_nr * ld);
-    for (std::size_t q = 0; q < npad; q += gemm_nr) {
-        const std::size_t n = std::min(gemm_nr, out - q);
-        for (std::size_t r = 0; r < n; ++r) decode(q + r, rows.data() + r * ld);
-        std::fill(rows.begin() + static_cast<std::ptrdiff_t>(n * ld), rows.end(), E{});
-        pack_micro_panel(reinterpret_cast<const std::uint32_t*>(rows.data()), groups, groups, packed.data() + q * groups);
-    }
+    aligned_vector<E> rows(gemm_panel * ld);
+    for (std::size_t p0 = 0; p0 < out; p0 += gemm_panel)
+        decode_and_pack(p0, std::min(gemm_panel, out - p0), ld, std::span<E>(rows), decode, packed.data() + p0 * groups);
     return packed;
 }
 
