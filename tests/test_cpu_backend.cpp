@@ -110,8 +110,10 @@ TEST_CASE("cpu backend: bf16 and f16 compute", "[cpu]") {
 }
 
 TEST_CASE("cpu backend equals the reference: 4-bit weights with int8 activations in blocks of 32", "[cpu][q8]") {
-    // VNNI kernel (whole blocks per row): every decoder and block size, rows of one group, of a
-    // partial group, of many; m = 128 runs the tiles of 8 activation rows over panels of weight rows
+    // VNNI kernels (whole blocks per row): every decoder and block size, rows of one group, of a
+    // partial group, of many; m <= 17 the GEMV (tiles of 8 activation rows over panels of weight
+    // rows), m = 33 and 128 the block-scaled GEMM (rows not a multiple of 64 bytes, blocks past
+    // the row, 8-row blocks partly zero)
     constexpr auto a8 = activation_quant::int8;
     compare_backends<NF4>({.block = 64}, {64, 100, 192, 320}, dtype::f32, a8);  // 100: the generic path
     compare_backends<NF4>({.block = 32, .double_quant = true}, {32, 96, 160}, dtype::f32, a8);
@@ -158,29 +160,33 @@ TEST_CASE("cpu backend: int8 activations on 16-row weight tiles equal the row-ma
 }
 
 TEST_CASE("cpu backend: int8 activations, NaN and Inf stay in their row, results independent of threads", "[cpu][q8]") {
+    // m = 9: the GEMV kernel; m = 40: the block-scaled GEMM (its last 8-row block partial)
     const row_matrix w = random_matrix(50, 256, 21, 0.05f);
-    row_matrix x = random_matrix(9, 256, 22);
-    x(2, 100) = std::numeric_limits<float>::quiet_NaN();
-    x(5, 7) = std::numeric_limits<float>::infinity();
-    const auto check = [&]<Scheme S>(const typename S::params& p) {
-        const auto ref = QuantizedLinear<S>::from_dense(view(w), {}, p, {.activations = activation_quant::int8});
-        auto fast = ref.template with_backend<cpu_backend>();
-        const row_matrix want = ref.forward(x);
-        fast.set_threads(1);
-        const row_matrix one = fast.forward(x);
-        fast.set_threads(2);
-        const row_matrix two = fast.forward(x);
-        INFO(S::name);
-        for (Eigen::Index i = 0; i < x.rows(); ++i) {
-            const bool bad = i == 2 || i == 5;
-            CHECK(one.row(i).array().isNaN().all() == bad);
-            CHECK(want.row(i).array().isNaN().all() == bad);
-            if (!bad) CHECK(worst(one.row(i), want.row(i)) < 2e-5);
-        }
-        CHECK(one.cwiseEqual(two).count() + one.array().isNaN().count() == one.size());
-    };
-    check.operator()<NF4>({.block = 64});
-    check.operator()<BlockwiseInt4>({.block = 32});
+    for (const Eigen::Index m : {9, 40}) {
+        row_matrix x = random_matrix(std::size_t(m), 256, 22);
+        x(2, 100) = std::numeric_limits<float>::quiet_NaN();
+        x(5, 7) = std::numeric_limits<float>::infinity();
+        if (m > 33) x(33, 255) = -std::numeric_limits<float>::infinity();
+        const auto check = [&]<Scheme S>(const typename S::params& p) {
+            const auto ref = QuantizedLinear<S>::from_dense(view(w), {}, p, {.activations = activation_quant::int8});
+            auto fast = ref.template with_backend<cpu_backend>();
+            const row_matrix want = ref.forward(x);
+            fast.set_threads(1);
+            const row_matrix one = fast.forward(x);
+            fast.set_threads(2);
+            const row_matrix two = fast.forward(x);
+            INFO(S::name << " m " << m);
+            for (Eigen::Index i = 0; i < x.rows(); ++i) {
+                const bool bad = i == 2 || i == 5 || (m > 33 && i == 33);
+                CHECK(one.row(i).array().isNaN().all() == bad);
+                CHECK(want.row(i).array().isNaN().all() == bad);
+                if (!bad) CHECK(worst(one.row(i), want.row(i)) < 2e-5);
+            }
+            CHECK(one.cwiseEqual(two).count() + one.array().isNaN().count() == one.size());
+        };
+        check.operator()<NF4>({.block = 64});
+        check.operator()<BlockwiseInt4>({.block = 32});
+    }
 }
 
 TEST_CASE("int8 activations: as accurate as the int8 grid allows, and not float32 in disguise", "[cpu][q8]") {

@@ -21,12 +21,14 @@
 //                     the precomputed row sums of the weights): a row GEMV at m = 1, 2, from m = 3
 //                     the micro-kernel GEMM on the codes packed into micro-panels when the layer
 //                     is prepared (a second copy of the weights); a scalar loop without VNNI.
-//   4-bit x int8      (activation_quant::int8) AVX-512 VNNI: codes to u8 in registers, vpdpbusd
-//                     with the activations quantized in blocks of 32 (cpu/q8_gemv_avx512.hpp), for
-//                     every m (tiles of 8 activation rows against panels of 32 weight rows); the
-//                     weights read from a second copy in 16-row tiles (cpu/q8_tiles.hpp, made when
-//                     the layer is prepared for int8 activations) at m = 1, and for int4 at every
-//                     m; without VNNI the same values in float32.
+//   4-bit x int8      (activation_quant::int8) AVX-512 VNNI, activations quantized in blocks of 32:
+//                     m < q8_gemm_min_m codes to u8 in registers and vpdpbusd (cpu/q8_gemv_avx512.hpp;
+//                     tiles of 8 activation rows against panels of 32 weight rows), the weights
+//                     read from a second copy in 16-row tiles (cpu/q8_tiles.hpp, made when the
+//                     layer is prepared for int8 activations) at m = 1, and for int4 at every m;
+//                     from q8_gemm_min_m panels decoded to u8 codes and packed, and an 8 x 48
+//                     micro-kernel with int32 sums per block of 32 folded into float
+//                     (cpu/q8_gemm_avx512.hpp); without VNNI the same values in float32.
 #pragma once
 
 #include <algorithm>
@@ -48,6 +50,7 @@
 #include "cpu/arch.hpp"
 #include "cpu/decoders_avx512.hpp"
 #include "cpu/gemm_avx512.hpp"
+#include "cpu/q8_gemm_avx512.hpp"
 #include "cpu/q8_gemv_avx512.hpp"
 #include "cpu/q8_tiles.hpp"
 #include "cpu/threading.hpp"
@@ -522,9 +525,9 @@ void forward_q8(generic, const QuantizedTensor<S>& w, const prepared_weight<S>&,
 }
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
-// The VNNI kernel (cpu/q8_gemv_avx512.hpp) for every m: activations quantized and laid out once,
-// then per thread panels of 32 weight rows, each met by every tile of up to 8 activation rows
-// while it sits in L2 (at m <= 8: one pass over the weights).
+// The VNNI GEMV kernel (cpu/q8_gemv_avx512.hpp), below q8_gemm_min_m: activations quantized and
+// laid out once, then per thread panels of 32 weight rows, each met by every tile of up to 8
+// activation rows while it sits in L2 (at m <= 8: one pass over the weights).
 template <class D>
 void forward_q8_decoded(const D& d, std::size_t out, std::size_t in, std::span<const float> bias, const_matrix_view<float> x,
                         matrix_view<float> y, const forward_options& opt) {
@@ -573,6 +576,37 @@ void forward_q8_decoded(const D& d, std::size_t out, std::size_t in, std::span<c
     epilogue(y, bias, opt.compute, opt.threads);
 }
 
+// From this m the 4-bit weights with int8 activations go through the block-scaled int8 GEMM
+// (cpu/q8_gemm_avx512.hpp) instead of the GEMV kernel. The GEMM costs the same at m = 9..16 (two
+// 8-row blocks), then 17..24; the GEMV grows with m. GEMM against GEMV (us, 2 interleaved rounds):
+// m = 16: NF4 1.02-1.18x, int4 0.85-1.10x; m = 24: NF4 1.27-1.40x, int4 1.14-1.48x (3072 x 768
+// int4: GEMV 20 us a row, GEMM 416 at m = 17..24: even at m = 20).
+inline constexpr std::size_t q8_gemm_min_m = 20;
+
+// The block-scaled int8 GEMM: activations quantized into rows of codes, block scales and block
+// code sums (rows past m zero), then the GEMM with the bias and rounding fused into its stores.
+template <class Rows>
+void forward_q8_gemm(const Rows& rows, std::size_t out, std::size_t in, std::span<const float> bias, const_matrix_view<float> x,
+                     matrix_view<float> y, const forward_options& opt) {
+    const std::size_t m = x.rows, ld = int8_row_bytes(in), nbk = ld / avx512::q8_block, mr = avx512::gemm_rows(m),
+                      ldx = avx512::gemm_stride<std::int8_t>(ld);
+    std::int8_t* const q = scratch<std::int8_t, 17>(mr * ldx).data();
+    float* const d = scratch<float, 18>(mr * nbk).data();
+    std::int32_t* const init = scratch<std::int32_t, 19>(mr * nbk).data();
+    std::fill(q + m * ldx, q + mr * ldx, std::int8_t{0});
+    std::fill(d + m * nbk, d + mr * nbk, 0.0f);
+    std::fill(init + m * nbk, init + mr * nbk, 0);
+    parallel_ranges(m, 4, opt.threads, [&](std::size_t i0, std::size_t i1) {
+        float* const td = scratch<float, 11>(nbk + 16).data();
+        for (std::size_t i = i0; i < i1; ++i)
+            avx512::prepare_q8_gemm_row(x.row(i), in, ld, Rows::bias, q + i * ldx, d + i * nbk, init + i * nbk, td);
+    });
+    const float* const b = bias.empty() ? nullptr : bias.data();
+    avx512::q8_gemm(rows, out, ld, {q, ldx, d, init, nbk}, m, opt.threads, [&](std::size_t i, std::size_t o, __m512 v, __mmask16 mk) {
+        store_biased(y.row(i) + o, v, b ? b + o : nullptr, opt.compute, mk);
+    });
+}
+
 // the decoder whose code unpacking a scheme's tiles use
 template <Scheme S>
 struct tile_codes {
@@ -586,6 +620,12 @@ struct tile_codes<Bnb4bit<Traits>> {
 template <Scheme S>
 void forward_q8(avx512_vnni, const QuantizedTensor<S>& w, const prepared_weight<S>& p, std::span<const float> bias,
                 const_matrix_view<float> x, matrix_view<float> y, const forward_options& opt) {
+    if (x.rows >= q8_gemm_min_m) {
+        if constexpr (std::is_same_v<S, BlockwiseInt4>)
+            return forward_q8_gemm(avx512::int4_u8_rows{w.data()}, w.rows(), w.cols(), bias, x, y, opt);
+        else if (p.rows_hold_whole_blocks)
+            return forward_q8_gemm(avx512::bnb4bit_u8_rows<typename S::traits>{w.data(), p.absmax.data()}, w.rows(), w.cols(), bias, x, y, opt);
+    }
     // The weights in 16-row tiles (prepared for int8 activations): at m = 1 a tile at a time
     // (NF4 from DRAM 1.11-1.81x, int4 1.03-1.90x against the row-major layout, 3 interleaved
     // rounds); beyond, int4 reads them 2 or 4 rows at a time (m = 8: 1.03-1.81x, m = 128:
