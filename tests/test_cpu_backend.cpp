@@ -79,6 +79,8 @@ TEST_CASE("cpu backend equals the reference: long rows, every GEMV tile height",
     }
     compare_backends<NF4>({.block = 64}, {2112, 3072}, f32, none, {4, 5, 6, 7, 8, 12, 13});
     compare_backends<FP4>({.block = 128, .double_quant = true}, {2176}, f32, none, {4, 7, 13});
+    // int8 weight-only: its rows decoded in step too (row scale applied after the sums)
+    compare_backends<AbsmaxInt8>({.activations = int8_activations::none}, {2100}, f32, none, {4, 5, 6, 7, 8, 12, 13});
     // bf16 compute: activation tiles beyond L1 (mt * ld * 2 > 32 KB: 8 rows from ld 2049, 7 from
     // 2341) go in k-blocks of 16 KB over groups of 32 weight rows (70 rows: 32 + 32 + 6), the
     // last block partial (int4 block 64: 33 chunks in blocks of 16; NF4 3072: 24 of 8)

@@ -7,7 +7,7 @@
 //                    per-chunk work below is pointer arithmetic only (a division by the block
 //                    size per chunk cost as much as the decoding)
 //   decode(p, c, f)  calls f(j, w) for the vecs vectors of chunk c of row p, unscaled
-//   decode_rows(p, c, f)  (chunk-scaled decoders) chunk c of R rows p[0 .. R) in step: f(j, w)
+//   decode_rows(p, c, f)  (4-bit and int8 decoders) chunk c of R rows p[0 .. R) in step: f(j, w)
 //                    with w[q] = vector j of row q, so that R rows can share an activation load
 //   scale(p, c)      the per-lane factor for chunk c (block absmax / int4 scale), when
 //                    chunk_scaled; otherwise row_scale(p) applies to the whole row
@@ -308,6 +308,29 @@ struct int8_decoder {
         f(3, _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(v, 3))));
     }
 
+    // chunk c of R rows in step: f(j, w) with w[q] = vector j of row q
+    template <int R, class F>
+    [[gnu::always_inline]] void decode_rows(const cursor (&p)[R], std::size_t c, F&& f) const {
+        __m512i v[R];
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+            const std::int8_t* q = p[r].codes + c * chunk;
+            prefetch(q);
+            const std::size_t left = p[r].left - c * chunk;
+            v[r] = left >= chunk ? _mm512_loadu_si512(q) : _mm512_maskz_loadu_epi8(~__mmask64{0} >> (64 - left), q);
+        }
+        const auto part = [&]<int J>() {
+            __m512 w[R];
+#pragma GCC unroll 8
+            for (int r = 0; r < R; ++r) w[r] = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm512_extracti32x4_epi32(v[r], J)));
+            f(std::size_t(J), w);
+        };
+        part.template operator()<0>();
+        part.template operator()<1>();
+        part.template operator()<2>();
+        part.template operator()<3>();
+    }
+
     static float row_scale(const cursor& p) { return p.scale; }
 };
 
@@ -402,16 +425,18 @@ inline void dot_rows(const D& d, std::size_t r, const chunk_range& k, const floa
     __m512 acc[R][M];
     start_rows(d, r, k, p, acc);
     for (std::size_t c = k.c0; c < k.c1; ++c) {
-        if constexpr (D::chunk_scaled && Prescale) {
-            // the R rows' chunk decoded in step, each vector scaled once and accumulated directly
-            // (no per-chunk partial sums, whose registers then let the R rows share each
-            // activation load)
+        if constexpr (Prescale && requires { d.decode_rows(p, c, [](std::size_t, __m512(&)[R]) {}); }) {
+            // the R rows' chunk decoded in step, each vector scaled once (chunk-scaled decoders;
+            // the others' row scale comes last) and accumulated directly (no per-chunk partial
+            // sums, whose registers then let the R rows share each activation load)
             __m512 s[R];
+            if constexpr (D::chunk_scaled)
 #pragma GCC unroll 8
-            for (int u = 0; u < R; ++u) s[u] = d.scale(p[u], c);
+                for (int u = 0; u < R; ++u) s[u] = d.scale(p[u], c);
             d.decode_rows(p, c, [&](std::size_t j, __m512 (&w)[R]) {
+                if constexpr (D::chunk_scaled)
 #pragma GCC unroll 8
-                for (int u = 0; u < R; ++u) w[u] = _mm512_mul_ps(w[u], s[u]);
+                    for (int u = 0; u < R; ++u) w[u] = _mm512_mul_ps(w[u], s[u]);
 #pragma GCC unroll 8
                 for (int i = 0; i < M; ++i) {
                     const __m512 x = _mm512_loadu_ps(xs[i] + c * D::chunk + 16 * j);
