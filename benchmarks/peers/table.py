@@ -10,7 +10,7 @@ import sys
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
 import table  # noqa: E402  benchmarks/table.py
 
-OURS = ["int8_a8", "int4_b64", "int4_b64_bf16", "int4_b64_a8", "nf4_b64", "nf4dq_b64", "nf4_b64_bf16", "nf4_b64_a8",
+OURS = ["int8_w", "int8_a8", "int4_b64", "int4_b64_bf16", "int4_b64_a8", "nf4_b64", "nf4dq_b64", "nf4_b64_bf16", "nf4_b64_a8",
         "nf4dq_b64_a8"]
 PEERS = ["eigen_f32", "openblas_f32", "ggml_f32", "ggml_bf16", "ggml_q8_0", "ggml_q4_0", "ggml_q4_0_repack",
          "ggml_iq4_nl_repack", "torch_f32", "torch_int8_fbgemm", "torch_int8_onednn"]
