@@ -534,8 +534,8 @@ void forward_q8_decoded(const D& d, std::size_t out, std::size_t in, std::span<c
     const std::size_t m = x.rows, groups = (in + D::group - 1) / D::group;
     // Row strides one cache line longer than the rows: the kernel reads the codes, lane sums and
     // lane scales of up to 8 rows at once, and rows a multiple of 4 KB apart (4096-long rows: all
-    // three) fall into one set of the 8-way L1, 24 lines for 8 ways (int4 a8 4096 x 4096 at m = 8
-    // ran at 132 GFLOP/s, NF4 a8 at 255)
+    // three) fall into one set of the 8-way L1, 24 lines for 8 ways (4096 x 4096 at m = 8, int4
+    // and NF4: 1.08x against unpadded rows; the other shapes within the noise)
     const std::size_t ldq = groups * D::group + 64, lds = groups * 16 + 16;
     std::int8_t* const q = scratch<std::int8_t, 7>(m * ldq).data();
     std::int32_t* const init = scratch<std::int32_t, 8>(m * lds).data();
@@ -606,7 +606,7 @@ void forward_q8_gemm(const Rows& rows, std::size_t out, std::size_t in, std::spa
             avx512::prepare_q8_gemm_row(x.row(i), in, ld, Rows::bias, q + i * ldx, d + i * nbk, init + i * nbk, td);
     });
     const float* const b = bias.empty() ? nullptr : bias.data();
-    avx512::q8_gemm(rows, out, ld, {q, ldx, d, init, nbk}, m, opt.threads, [&](std::size_t i, std::size_t o, __m512 v, __mmask16 mk) {
+    avx512::q8_gemm(rows, out, ld, {q, ldx, d, init}, m, opt.threads, [&](std::size_t i, std::size_t o, __m512 v, __mmask16 mk) {
         store_biased(y.row(i) + o, v, b ? b + o : nullptr, opt.compute, mk);
     });
 }

@@ -142,14 +142,15 @@ inline void micro_kernel(const typename Op::elem* x, std::size_t ld, const std::
         for (std::size_t v = 0; v < gemm_nv; ++v) res[i][v] = c[i][v];
 }
 
-// The micro-kernels over weight rows [o0, o0 + n), packed at pk (micro-panel after micro-panel,
-// rows past n zero), against activation blocks [b0, b1): store(i, o, acc, mask) receives the
-// sums for outputs o .. o+15 of activation row i < m, mask = the lanes with o + lane < out.
-template <class Op, class Store>
-void multiply_panels(const std::uint32_t* pk, std::size_t o0, std::size_t n, std::size_t out, std::size_t groups,
-                     const typename Op::elem* x, std::size_t ldx, std::size_t m, std::size_t b0, std::size_t b1,
-                     const Store& store) {
-    typename Op::acc c[gemm_mr][gemm_nv];
+// Every micro-panel of weight rows [o0, o0 + n) (rows past n zero) against activation blocks
+// [b0, b1): kernel(q, b, c) fills c with the sums of the micro-panel of rows o0 + q .. against
+// block b, and store(i, o, acc, mask) receives them for outputs o .. o+15 of activation row
+// i < m, mask = the lanes with o + lane < out. The one loop of every GEMM here (float, bf16, s8,
+// and the block-scaled q8 of q8_gemm_avx512.hpp).
+template <class Acc, class Kernel, class Store>
+void for_micro_panels(std::size_t o0, std::size_t n, std::size_t out, std::size_t m, std::size_t b0, std::size_t b1,
+                      const Kernel& kernel, const Store& store) {
+    Acc c[gemm_mr][gemm_nv];
     for (std::size_t q = 0; q < n; q += gemm_nr) {
         const std::size_t o = o0 + q;
         __mmask16 mk[gemm_nv];  // the lanes below out
@@ -158,13 +159,25 @@ void multiply_panels(const std::uint32_t* pk, std::size_t o0, std::size_t n, std
             mk[v] = first_lanes(left);
         }
         for (std::size_t b = b0; b < b1; ++b) {
-            micro_kernel<Op>(x + b * gemm_mr * ldx, ldx, pk + q * groups, groups, c);
+            kernel(q, b, c);
             const std::size_t nx = std::min(gemm_mr, m - b * gemm_mr);
             for (std::size_t i = 0; i < nx; ++i)
                 for (std::size_t v = 0; v < gemm_nv; ++v)
                     if (mk[v]) store(b * gemm_mr + i, o + 16 * v, c[i][v], mk[v]);
         }
     }
+}
+
+// for_micro_panels with Op's micro-kernel on the micro-panels packed at pk (micro-panel after
+// micro-panel, groups k-groups each).
+template <class Op, class Store>
+void multiply_panels(const std::uint32_t* pk, std::size_t o0, std::size_t n, std::size_t out, std::size_t groups,
+                     const typename Op::elem* x, std::size_t ldx, std::size_t m, std::size_t b0, std::size_t b1,
+                     const Store& store) {
+    using Acc = typename Op::acc;
+    for_micro_panels<Acc>(o0, n, out, m, b0, b1, [&](std::size_t q, std::size_t b, Acc(&c)[gemm_mr][gemm_nv]) {
+        micro_kernel<Op>(x + b * gemm_mr * ldx, ldx, pk + q * groups, groups, c);
+    }, store);
 }
 
 // Runs run(r0, r1, b0, b1) (weight rows [r0, r1) against activation blocks [b0, b1)) on the

@@ -94,28 +94,27 @@ struct bnb4bit_u8_rows {
 };
 
 // The activations of a q8 GEMM: rows of ld s8 codes ldx apart (gemm_stride; rows past m zero),
-// and per row and block (nbk = ld / 32 of them, lds apart) the scale d and the int32 start
-// -bias * (sum of the block's codes).
+// and per row its nbk = ld / 32 block scales d and int32 starts -bias * (sum of the block's
+// codes), rows nbk apart.
 struct q8_gemm_x {
     const std::int8_t* q;
     std::size_t ldx;
     const float* d;
     const std::int32_t* init;
-    std::size_t lds;
 };
 
-// res[i][16 v + lane] = the block-scaled sums of gemm_mr activation rows against one micro-panel
-// (wp: [group][48] u8 quads; sp: [block][48] weight scales), over nbk blocks.
+// res[i][v] = the block-scaled sums of gemm_mr activation rows against one micro-panel (wp:
+// [group][48] u8 quads; sp: [block][48] weight scales), over nbk blocks.
 inline void q8_micro_kernel(const q8_gemm_x& x, std::size_t row0, const std::uint32_t* wp, const float* sp, std::size_t nbk,
-                            float* res) {
+                            __m512 (&res)[gemm_mr][gemm_nv]) {
     alignas(64) float acc[gemm_mr][gemm_nr] = {};
     const std::int8_t* xq = x.q + row0 * x.ldx;
-    const float* xd = x.d + row0 * x.lds;
-    const std::int32_t* xi = x.init + row0 * x.lds;
+    const float* xd = x.d + row0 * nbk;
+    const std::int32_t* xi = x.init + row0 * nbk;
     for (std::size_t j = 0; j < nbk; ++j) {
         __m512i c[gemm_mr][gemm_nv];
         for (std::size_t i = 0; i < gemm_mr; ++i) {
-            const __m512i s = _mm512_set1_epi32(xi[i * x.lds + j]);
+            const __m512i s = _mm512_set1_epi32(xi[i * nbk + j]);
             for (std::size_t v = 0; v < gemm_nv; ++v) c[i][v] = s;
         }
 #pragma GCC unroll 8
@@ -134,16 +133,17 @@ inline void q8_micro_kernel(const q8_gemm_x& x, std::size_t row0, const std::uin
             const __m512 s = _mm512_load_ps(sp + j * gemm_nr + 16 * v);
             for (std::size_t i = 0; i < gemm_mr; ++i) {
                 float* a = acc[i] + 16 * v;
-                const __m512 sd = _mm512_mul_ps(s, _mm512_set1_ps(xd[i * x.lds + j]));
+                const __m512 sd = _mm512_mul_ps(s, _mm512_set1_ps(xd[i * nbk + j]));
                 _mm512_store_ps(a, _mm512_fmadd_ps(_mm512_cvtepi32_ps(c[i][v]), sd, _mm512_load_ps(a)));
             }
         }
     }
-    std::copy_n(&acc[0][0], gemm_mr * gemm_nr, res);
+    for (std::size_t i = 0; i < gemm_mr; ++i)
+        for (std::size_t v = 0; v < gemm_nv; ++v) res[i][v] = _mm512_load_ps(acc[i] + 16 * v);
 }
 
 // Y = X W^T for the 4-bit weights through rows (int4_u8_rows, bnb4bit_u8_rows) and activations x
-// (m rows; gemm_rows(m) prepared): store(i, o, v, mask) as in multiply_panels. Each output is one
+// (m rows; gemm_rows(m) prepared): store(i, o, v, mask) as in for_micro_panels. Each output is one
 // micro-kernel's sum in block order, whatever the thread split.
 template <class Rows, class Store>
 void q8_gemm(const Rows& rows, std::size_t out, std::size_t ld, const q8_gemm_x& x, std::size_t m, int threads, const Store& store) {
@@ -153,7 +153,6 @@ void q8_gemm(const Rows& rows, std::size_t out, std::size_t ld, const q8_gemm_x&
         std::uint32_t* const pk = scratch<std::uint32_t, 14>(gemm_panel * groups).data();
         float* const sw = scratch<float, 15>(gemm_panel * nbk).data();  // [row][block]
         float* const sp = scratch<float, 16>(gemm_panel * nbk).data();  // [micro-panel][block][48]
-        alignas(64) float res[gemm_mr * gemm_nr];
         for (std::size_t p0 = r0; p0 < r1; p0 += gemm_panel) {
             const std::size_t np = std::min(gemm_panel, r1 - p0), npad = (np + gemm_nr - 1) / gemm_nr * gemm_nr;
             decode_and_pack(p0, np, ld, codes, [&](std::size_t o, std::uint8_t* dst) { rows(o, ld, dst, sw + (o - p0) * nbk); }, pk);
@@ -161,18 +160,9 @@ void q8_gemm(const Rows& rows, std::size_t out, std::size_t ld, const q8_gemm_x&
                 for (std::size_t j = 0; j < nbk; ++j)
                     for (std::size_t r = 0; r < gemm_nr; ++r)
                         sp[q * nbk + j * gemm_nr + r] = q + r < np ? sw[(q + r) * nbk + j] : 0.0f;
-            for (std::size_t q = 0; q < np; q += gemm_nr) {
-                const std::size_t o = p0 + q;
-                __mmask16 mk[gemm_nv];
-                for (std::size_t v = 0; v < gemm_nv; ++v) mk[v] = first_lanes(out > o + 16 * v ? out - o - 16 * v : 0);
-                for (std::size_t b = b0; b < b1; ++b) {
-                    q8_micro_kernel(x, b * gemm_mr, pk + q * groups, sp + q * nbk, nbk, res);
-                    const std::size_t nx = std::min(gemm_mr, m - b * gemm_mr);
-                    for (std::size_t i = 0; i < nx; ++i)
-                        for (std::size_t v = 0; v < gemm_nv; ++v)
-                            if (mk[v]) store(b * gemm_mr + i, o + 16 * v, _mm512_load_ps(res + i * gemm_nr + 16 * v), mk[v]);
-                }
-            }
+            for_micro_panels<__m512>(p0, np, out, m, b0, b1, [&](std::size_t q, std::size_t b, __m512(&c)[gemm_mr][gemm_nv]) {
+                q8_micro_kernel(x, b * gemm_mr, pk + q * groups, sp + q * nbk, nbk, c);
+            }, store);
         }
     });
 }
