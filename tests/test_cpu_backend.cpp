@@ -130,8 +130,8 @@ TEST_CASE("cpu backend equals the reference: 4-bit weights with int8 activations
 TEST_CASE("cpu backend: int8 activations on 16-row weight tiles equal the row-major kernel bit for bit", "[cpu][q8]") {
     // A layer prepared for int8 activations keeps its 4-bit weights in tiles of 16 rows (VNNI
     // builds); the same kernel on the row-major layout (prepared without) sums every row in the
-    // same order. Every scale count per group (int4 block 32: 2; NF4 block 32: 4, 64: 2, >= 128:
-    // 1), partial tiles (out 17, 70), rows of a partial group, m = 1 (a tile at a time) and more.
+    // same order. Every scale count per group (block 32: 4, 64: 2, >= 128: 1), partial tiles
+    // (out 17, 70), rows of a partial group, m = 1 (a tile at a time) and more.
     const auto check = [&]<Scheme S>(const typename S::params& p, std::size_t in) {
         using kernel = linear_kernel<cpu_backend, S>;
         for (std::size_t out : {1, 17, 70}) {
@@ -296,6 +296,7 @@ TEST_CASE("cpu backend: int8 activations laid out by the vectorised code as the 
     };
     check.operator()<cpu::avx512::bnb4bit_q8_decoder<nf4_traits>>();
     check.operator()<cpu::avx512::int4_q8_decoder<64>>();
+    check.operator()<cpu::avx512::int4_q8_tile_codes>();
 }
 #endif
 

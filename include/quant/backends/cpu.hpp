@@ -614,7 +614,7 @@ void forward_q8_gemm(const Rows& rows, std::size_t out, std::size_t in, std::spa
 // the decoder whose code unpacking a scheme's tiles use
 template <Scheme S>
 struct tile_codes {
-    using type = avx512::int4_q8_decoder<64>;
+    using type = avx512::int4_q8_tile_codes;
 };
 template <class Traits>
 struct tile_codes<Bnb4bit<Traits>> {

@@ -94,74 +94,99 @@ struct bnb4bit_q8_decoder {
     __m512 scale(const cursor& p, std::size_t g) const { return f.scale(p, g); }
 };
 
-// Blockwise int4: groups of 64 elements in order (lane i: elements 4i .. 4i+3), the nibbles as
-// u8 (value + 8). B = 64: one block a group, its low nibbles then its high. B = 128: half a
-// block (low nibbles: elements 0..63, high: 64..127). B = 32: two blocks, the second zero past
-// the row's last block.
-template <std::size_t B>
-struct int4_q8_decoder {
-    static constexpr std::size_t group = 64, K = 1;
-    static constexpr int bias = 8, m1_rows = 1;
+// Blockwise int4's codes in the 16-row tiles (q8_tiles.hpp; no row cursor of its own): groups of
+// 128 as 64 bytes, lane i (bytes 4i .. 4i+3) holding elements 8i .. 8i+7, byte 4i + j element
+// 8i + j in its low nibble and 8i + 4 + j in its high. Low nibbles make vector 0, high ones vector
+// 1, the nibbles as u8 (value + 8): per 128 weights one load, three ops and one scale fold, where
+// groups of 64 took two of each (against those, 3 interleaved rounds: m = 8 1.27-1.47x over five
+// shapes, m = 1 from cache 1.19-1.34x, from DRAM 0.98-1.20x).
+struct int4_q8_tile_codes {
+    static constexpr std::size_t group = 128, K = 2;
+    static constexpr int bias = 8;
     static constexpr float unit = BlockwiseInt4::int8_unit;
-    static constexpr std::size_t block_bytes = int4_decoder<B>::block_bytes;
 
-    int4_decoder<B> f;  // row cursors and block scales as in float32
+    static constexpr std::size_t position(std::size_t e) { return e % 8 / 4 * 64 + 4 * (e / 8) + e % 4; }
+    static constexpr int lanes_per_xblock = 4;  // lane i: elements 8i .. 8i+7, activation block i / 4
 
-    using cursor = typename int4_decoder<B>::cursor;  // the row's first block
+    // the 128 activation codes of a group to the positions: dword i (elements 4i .. 4i+3) to
+    // vector i % 2, dword i / 2
+    static void arrange(const std::int8_t* in, __m512i (&v)[K]) {
+        const __m512i a = _mm512_loadu_si512(in), b = _mm512_loadu_si512(in + 64);
+        const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+        v[0] = _mm512_permutex2var_epi32(a, even, b);
+        v[1] = _mm512_permutex2var_epi32(a, _mm512_add_epi32(even, _mm512_set1_epi32(1)), b);
+    }
 
-    int4_q8_decoder(const std::uint8_t* bytes, std::size_t blocks_per_row) : f(bytes, blocks_per_row) {}
-
-    static constexpr std::size_t position(std::size_t e) { return e; }
-    static constexpr int lanes_per_xblock = 8;  // lane i: elements 4i .. 4i+3, activation block i / 8
-
-    static void arrange(const std::int8_t* in, __m512i (&v)[K]) { v[0] = _mm512_loadu_si512(in); }
-
-    cursor row(std::size_t r) const { return f.row(r); }
-
-    // 32 code bytes in the block-64 layout (byte j: elements j and j + 32) to the group's u8
-    // vector (the tiled layout shares it; table: unused, int4 has no codebook)
     [[gnu::always_inline]] static void unpack(const std::uint8_t* q, __m512i, __m512i (&w)[K]) {
-        const __m256i v = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
-        w[0] = _mm512_and_si512(_mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), _mm512_set1_epi8(0x0f));
-    }
-
-    [[gnu::always_inline]] void decode(cursor p, std::size_t g, __m512i (&w)[K]) const {
-        const __m512i low = _mm512_set1_epi8(0x0f);
-        if constexpr (B == 64) {
-            const std::uint8_t* q = p + g * block_bytes + sizeof(float);
-            prefetch(q);
-            unpack(q, __m512i{}, w);
-        } else if constexpr (B == 128) {
-            const std::uint8_t* q = p + (g / 2) * block_bytes + sizeof(float);
-            prefetch(q);
-            const __m512i v = _mm512_loadu_si512(q);
-            w[0] = _mm512_and_si512(g % 2 ? _mm512_srli_epi16(v, 4) : v, low);
-        } else {
-            const std::uint8_t* q = p + 2 * g * block_bytes + sizeof(float);
-            prefetch(q);
-            const __m128i a = _mm_loadu_si128(reinterpret_cast<const __m128i*>(q));
-            const __m128i b = 2 * g + 1 < f.blocks_per_row ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(q + block_bytes))
-                                                         : _mm_setzero_si128();
-            const __m256i ab = _mm256_inserti128_si256(_mm256_castsi128_si256(a), b, 1);
-            // [low a | low b | high a | high b] -> [low a | high a | low b | high b]
-            const __m512i z = _mm512_inserti64x4(_mm512_castsi256_si512(ab), _mm256_srli_epi16(ab, 4), 1);
-            w[0] = _mm512_and_si512(_mm512_shuffle_i64x2(z, z, _MM_SHUFFLE(3, 1, 2, 0)), low);
-        }
-    }
-
-    __m512 scale(cursor p, std::size_t g) const {
-        if constexpr (B == 64) return f.scale(p, g);
-        else if constexpr (B == 128) return f.scale(p, g / 2);
-        else {
-            const __m512 d1 = 2 * g + 1 < f.blocks_per_row ? f.scale(p, 2 * g + 1) : _mm512_setzero_ps();
-            return _mm512_mask_blend_ps(__mmask16(0xff00), f.scale(p, 2 * g), d1);
-        }
+        const __m512i v = _mm512_loadu_si512(q), low = _mm512_set1_epi8(0x0f);
+        w[0] = _mm512_and_si512(v, low);
+        w[1] = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
     }
 };
 
-// The 4-bit weights in 16-row tiles (q8_tiles.hpp), for any of the decoders above as Base (its
-// groups, positions and code unpacking; the tile holds each group's codes in Base::unpack's
-// form) with S weight scales per row and group. m1_rows: at m = 1 a whole tile at a time, its
+// Blockwise int4 in its own row-major layout (a layer prepared without the tiles), read as the
+// tiles are (int4_q8_tile_codes: same groups, positions and activations, so both layouts sum
+// every row in the same order). The group's 128 / B blocks' code bytes are loaded into one vector
+// in block order (blocks past the row's end zero) and split into low and high nibbles; each
+// 4-element run of a lane lies in one dword of the two, so vpermt2d puts it in place.
+template <std::size_t B>
+struct int4_q8_decoder : int4_q8_tile_codes {
+    static constexpr int m1_rows = 1;
+    static constexpr std::size_t block_bytes = int4_decoder<B>::block_bytes, blocks = 128 / B;
+
+    int4_decoder<B> f;  // row cursors and block scales as in float32
+    __m512i from[K];    // vector k, lane d: its dword of (low nibbles, high nibbles), 0..31
+
+    using cursor = typename int4_decoder<B>::cursor;  // the row's first block
+
+    int4_q8_decoder(const std::uint8_t* bytes, std::size_t blocks_per_row) : f(bytes, blocks_per_row) {
+        alignas(64) std::int32_t idx[K][16];
+        for (std::size_t k = 0; k < K; ++k)
+            for (std::size_t d = 0; d < 16; ++d) {
+                // elements 8d + 4k .. +3 (position); in block order byte b of block e / B holds
+                // element b in its low nibble and b + B / 2 in its high
+                const std::size_t e = 8 * d + 4 * k, r = e % B, byte = e / B * (B / 2) + r % (B / 2);
+                idx[k][d] = static_cast<std::int32_t>(byte / 4 + (r >= B / 2 ? 16 : 0));
+            }
+        for (std::size_t k = 0; k < K; ++k) from[k] = _mm512_load_si512(idx[k]);
+    }
+
+    cursor row(std::size_t r) const { return f.row(r); }
+
+    [[gnu::always_inline]] void decode(cursor p, std::size_t g, __m512i (&w)[K]) const {
+        const std::uint8_t* q = p + g * blocks * block_bytes + sizeof(float);
+        prefetch(q);
+        __m512i v;
+        if constexpr (B == 128) {
+            v = _mm512_loadu_si512(q);
+        } else if constexpr (B == 64) {
+            const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+            const __m256i b = 2 * g + 1 < f.blocks_per_row ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + block_bytes))
+                                                         : _mm256_setzero_si256();
+            v = _mm512_inserti64x4(_mm512_castsi256_si512(a), b, 1);
+        } else {
+            v = _mm512_castsi128_si512(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
+            for (std::size_t h = 1; h < blocks; ++h)
+                if (blocks * g + h < f.blocks_per_row)
+                    v = _mm512_mask_loadu_epi32(v, __mmask16(0xf << (4 * h)), q + h * block_bytes - 16 * h);
+        }
+        const __m512i low = _mm512_set1_epi8(0x0f), lo = _mm512_and_si512(v, low), hi = _mm512_and_si512(_mm512_srli_epi16(v, 4), low);
+        for (std::size_t k = 0; k < K; ++k) w[k] = _mm512_permutex2var_epi32(lo, from[k], hi);
+    }
+
+    // lane d: the scale of block (8d) / B of the group, 0 past the row's last block
+    __m512 scale(cursor p, std::size_t g) const {
+        __m512 s = f.scale(p, blocks * g);
+        for (std::size_t h = 1; h < blocks; ++h)
+            s = _mm512_mask_mov_ps(s, __mmask16(((1u << (16 / blocks)) - 1) << (h * 16 / blocks)),
+                                   blocks * g + h < f.blocks_per_row ? f.scale(p, blocks * g + h) : _mm512_setzero_ps());
+        return s;
+    }
+};
+
+// The 4-bit weights in 16-row tiles (q8_tiles.hpp), for bnb4bit_q8_decoder or int4_q8_tile_codes
+// as Base (its groups of 128, positions and code unpacking; the tile holds each group's codes in
+// Base::unpack's form) with S weight scales per row and group. m1_rows: at m = 1 a whole tile at a time, its
 // rows sharing each activation load, one stream; against one row of the row-major layout (3
 // interleaved rounds, the six benchmark shapes) NF4 from DRAM 1.11-1.81x, from cache 1.05-1.59x;
 // int4 from DRAM 1.03-1.90x, from cache 0.93-1.68x.
@@ -173,9 +198,9 @@ struct tiled_q8_decoder {
     static constexpr std::size_t scale_bytes = q8_tiles::scale_bytes(S), code_bytes = group / 2,
                                  stride = q8_tiles::stride(S, group);  // bytes per tile and group
     static_assert(S == 1 || S == 2 || S == 4);
-    static_assert(stride % 64 == 0, "each (tile, group) is whole cache lines: 9-20 of them");
-    // bits per weight of the tiles: 4 + 32 S / group (int4: 4.5 at S = 1, 5 at 2; NF4/FP4: 4.25,
-    // 4.5, 5 at S = 1, 2, 4), as the schemes' own formats at the same block
+    static_assert(code_bytes == 64 && scale_bytes % 64 == 0, "a row's codes of a group: one cache line");
+    // bits per weight of the tiles: 4 + 32 S / 128 (4.25, 4.5, 5 at S = 1, 2, 4), as the schemes'
+    // own formats at the same block
     static constexpr double bits_per_weight = 8.0 * double(stride) / double(tile * group);
     static_assert(bits_per_weight == 4.0 + 32.0 * S / double(group));
 
@@ -206,9 +231,9 @@ struct tiled_q8_decoder {
 
     [[gnu::always_inline]] void decode(const cursor& p, std::size_t g, __m512i (&w)[K]) const {
         const std::uint8_t* q = p.codes + g * stride;
-        // one prefetch per cache line (int4: every other row), 1 KB ahead: 4096 x 4096 int4 from
-        // DRAM 552 -> 427 us against one per row 16 KB ahead (as the row-major kernels)
-        if ((reinterpret_cast<std::uintptr_t>(q) & 63) == 0) _mm_prefetch(reinterpret_cast<const char*>(q) + 1024, _MM_HINT_T0);
+        // one prefetch per cache line (a row), 1 KB ahead: 4096 x 4096 int4 from DRAM 552 -> 427 us
+        // against one per row 16 KB ahead (as the row-major kernels)
+        _mm_prefetch(reinterpret_cast<const char*>(q) + 1024, _MM_HINT_T0);
         Base::unpack(q, table, w);
     }
 

@@ -11,13 +11,12 @@
 // Layout: tile t (rows 16t .. 16t+15, rows past the last are zeros), group g, at
 // data + (t * groups + g) * stride, stride = 16 * (4 S + group / 2) bytes:
 //   16 x S float32   the row's weight scales of the group, lanes 16 / S at a time (S = 1, 2, 4)
-//   16 x group / 2   the row's codes of the group (one byte per two weights):
-//                    int4 (group 64)  byte j: element j in the low nibble, j + 32 in the high
-//                                     (the block-64 layout, whatever the scheme's block)
-//                    NF4/FP4 (128)    the 64 bytes as bitsandbytes packs them
+//   16 x group / 2   the row's codes of the group (one byte per two weights), group 128:
+//                    int4     byte 4i + j: element 8i + j in the low nibble, 8i + 4 + j in the high
+//                    NF4/FP4  the 64 bytes as bitsandbytes packs them
 // Codes past the row's end are zeros; their activations are zeros too (prepare_q8_row).
-// Bits per weight: int4 4 + 32 S / 64 (4.5 at blocks 64 and 128, 5 at 32); NF4/FP4 4 + 32 S / 128
-// (4.5 at block 64, 4.25 at >= 128, 5 at 32): the memory is that of the weights once more.
+// Bits per weight: 4 + 32 S / 128 with S = 128 / block (1 from block 128 up): 4.25 at block 128,
+// 4.5 at 64, 5 at 32, as the schemes' own formats: the memory is that of the weights once more.
 #pragma once
 
 #include <algorithm>
@@ -68,23 +67,25 @@ q8_tiles make_tiles(std::size_t out, std::size_t groups, std::size_t group, int 
 }
 }  // namespace detail
 
-// int4, any block: groups of 64 in the block-64 code layout; S = 2 at block 32 (a block per half
-// group, the second zero past the row's last block), else 1 (the block holding the group)
+// int4, any block: groups of 128 (int4_q8_tile_codes: byte 4i + j of a group holds element 8i + j
+// in its low nibble, 8i + 4 + j in its high); S = 128 / block (lane i's elements 8i .. 8i+7 in
+// scale 8i * S / 128)
 inline q8_tiles make_q8_tiles(const BlockwiseInt4::storage& st) {
-    const std::size_t B = st.params.block, groups = (st.cols + 63) / 64;
-    const int S = B == 32 ? 2 : 1;
-    return detail::make_tiles(st.rows, groups, 64, S, [&](std::size_t r, std::size_t g, float* s, std::uint8_t* c) {
+    const std::size_t B = st.params.block, groups = (st.cols + 127) / 128;
+    const int S = int(128 / B);
+    return detail::make_tiles(st.rows, groups, 128, S, [&](std::size_t r, std::size_t g, float* s, std::uint8_t* c) {
         for (int h = 0; h < S; ++h) {
-            const std::size_t k = (64 * g + std::size_t(h) * 32) / B;
+            const std::size_t k = (128 * g + std::size_t(h) * B) / B;
             if (k < st.blocks_per_row()) s[h] = st.scale(r, k);
         }
-        for (std::size_t j = 0; j < 64; ++j) {
-            const std::size_t e = 64 * g + j;
+        for (std::size_t j = 0; j < 128; ++j) {
+            const std::size_t e = 128 * g + j;
             if (e >= st.cols) break;
             const std::size_t i = e % B;
             const std::uint8_t byte = st.codes(r, e / B)[i % (B / 2)];
             const std::uint8_t nib = i < B / 2 ? byte & 0x0f : byte >> 4;
-            c[j % 32] |= static_cast<std::uint8_t>(j < 32 ? nib : nib << 4);
+            const std::size_t b = 4 * (j / 8) + j % 4;  // j's byte; its high nibble from j % 8 >= 4
+            c[b] |= static_cast<std::uint8_t>(j % 8 < 4 ? nib : nib << 4);
         }
     });
 }
