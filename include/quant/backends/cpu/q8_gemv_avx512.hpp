@@ -207,7 +207,7 @@ struct tiled_q8_decoder {
     const std::uint8_t* data;
     std::size_t groups;
     __m512i table;       // Base's codebook as u8 (int4: unused)
-    __m512i lane_scale;  // lane i: scale i * S / 16 of the row's group
+    __m512i lane_scale;  // lane i: scale i * S / 16 of the row's group (S = 4; S = 2 blends two broadcasts)
 
     struct cursor {
         const std::uint8_t* codes;  // the row's codes of group 0
@@ -229,17 +229,20 @@ struct tiled_q8_decoder {
         return {base + scale_bytes + u * code_bytes, reinterpret_cast<const float*>(base) + u * S};
     }
 
-    [[gnu::always_inline]] void decode(const cursor& p, std::size_t g, __m512i (&w)[K]) const {
-        const std::uint8_t* q = p.codes + g * stride;
+    // row p + u (u < tile: the caller's rows lie in one tile), whose bytes are at fixed offsets
+    // from row p's: one address per group for all of them
+    [[gnu::always_inline]] void decode(const cursor& p, std::size_t g, __m512i (&w)[K], int u = 0) const {
+        const std::uint8_t* q = p.codes + g * stride + std::size_t(u) * code_bytes;
         // one prefetch per cache line (a row), 1 KB ahead: 4096 x 4096 int4 from DRAM 552 -> 427 us
         // against one per row 16 KB ahead (as the row-major kernels)
         _mm_prefetch(reinterpret_cast<const char*>(q) + 1024, _MM_HINT_T0);
         Base::unpack(q, table, w);
     }
 
-    __m512 scale(const cursor& p, std::size_t g) const {
-        const float* a = reinterpret_cast<const float*>(reinterpret_cast<const std::uint8_t*>(p.scales) + g * stride);
+    __m512 scale(const cursor& p, std::size_t g, int u = 0) const {
+        const float* a = reinterpret_cast<const float*>(reinterpret_cast<const std::uint8_t*>(p.scales + u * S) + g * stride);
         if constexpr (S == 1) return _mm512_set1_ps(*a);
+        else if constexpr (S == 2) return _mm512_mask_mov_ps(_mm512_set1_ps(a[0]), __mmask16(0xff00), _mm512_set1_ps(a[1]));
         else return _mm512_permutexvar_ps(lane_scale, _mm512_castps128_ps512(_mm_loadu_ps(a)));
     }
 };
@@ -332,8 +335,14 @@ inline void dot_rows_q8(const D& d, std::size_t r, std::size_t groups, const q8_
 #pragma GCC unroll 16
         for (int q = 0; q < R; ++q) {
             __m512i w[D::K];
-            d.decode(p[q], g, w);
-            const __m512 s = d.scale(p[q], g);
+            __m512 s;
+            if constexpr (D::m1_rows == int(q8_tiles::rows)) {  // tiles: rows r .. r+R-1 in one
+                d.decode(p[0], g, w, q);
+                s = d.scale(p[0], g, q);
+            } else {
+                d.decode(p[q], g, w);
+                s = d.scale(p[q], g);
+            }
 #pragma GCC unroll 8
             for (int i = 0; i < M; ++i) {
                 __m512i t = _mm512_load_si512(xs[i].init + 16 * g);
