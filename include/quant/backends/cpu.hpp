@@ -25,7 +25,7 @@
 //                     m < q8_gemm_min_m codes to u8 in registers and vpdpbusd (cpu/q8_gemv_avx512.hpp;
 //                     tiles of 8 activation rows against panels of 32 weight rows), the weights
 //                     read from a second copy in 16-row tiles (cpu/q8_tiles.hpp, made when the
-//                     layer is prepared for int8 activations) at m = 1, and for int4 at every m;
+//                     layer is prepared for int8 activations);
 //                     from q8_gemm_min_m panels decoded to u8 codes and packed, and an 8 x 48
 //                     micro-kernel with int32 sums per block of 32 folded into float
 //                     (cpu/q8_gemm_avx512.hpp); without VNNI the same values in float32.
@@ -632,10 +632,10 @@ void forward_q8(avx512_vnni, const QuantizedTensor<S>& w, const prepared_weight<
     }
     // The weights in 16-row tiles (prepared for int8 activations): at m = 1 a tile at a time
     // (NF4 from DRAM 1.11-1.81x, int4 1.03-1.90x against the row-major layout, 3 interleaved
-    // rounds); beyond, int4 reads them 2 or 4 rows at a time (m = 8: 1.03-1.81x, m = 128:
-    // 0.95-1.50x) but NF4/FP4 did not gain (m = 8: 0.55-1.17x, m = 128: 0.81-1.20x: two rows'
-    // 128 bytes out of every 1152) and read the row-major layout.
-    if (!p.tiles.empty() && (x.rows == 1 || std::is_same_v<S, BlockwiseInt4>)) {
+    // rounds); beyond, 2 or 4 rows of a tile at a time (m = 8 against the row-major layout:
+    // int4 1.03-1.81x; NF4 0.55-1.17x while each row had its own cursor, 1.05-1.54x since the
+    // tile's rows are read at fixed offsets)
+    if (!p.tiles.empty()) {
         using Base = typename tile_codes<S>::type;
         __m512i table = _mm512_setzero_si512();
         if constexpr (!std::is_same_v<S, BlockwiseInt4>) table = Base::make_table();
