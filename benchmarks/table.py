@@ -4,6 +4,7 @@ best dense float32 baseline of the same shape and m (max of Eigen and OpenBLAS);
 weight GB/s and, for the cold cases, the fraction of the DRAM read bandwidth measured in the
 same run. Standard library only. benchmarks/peers/table.py reuses the functions."""
 import json
+import statistics
 import sys
 from collections import defaultdict
 
@@ -12,13 +13,25 @@ IMPLS = ["eigen_f32", "openblas_f32", "int8_w", "int8_a8", "int4_b64", "int4_b64
 
 
 def medians(paths):
-    """run name (without /real_time) -> median aggregate, over Google-Benchmark-shaped JSON files"""
-    med = {}
+    """run name (without /real_time) -> its counters' medians over the files. A file gives a run
+    as its median aggregate (several repetitions in one program run) or, without one, as its
+    iterations (one repetition per file: benchmarks/peers/run.sh alternates the programs round
+    by round, so that a slow phase of the machine falls on all of them alike)."""
+    samples = defaultdict(list)
     for path in paths:
         with open(path) as f:
+            runs = defaultdict(list)
             for b in json.load(f)["benchmarks"]:
-                if b.get("aggregate_name") == "median":
-                    med[b["run_name"].replace("/real_time", "")] = b
+                runs[b["run_name"].replace("/real_time", "")].append(b)
+        for name, bs in runs.items():
+            agg = [b for b in bs if b.get("aggregate_name") == "median"]
+            samples[name] += agg or [b for b in bs if b.get("run_type", "iteration") == "iteration"]
+    med = {}
+    for name, bs in samples.items():
+        med[name] = dict(bs[0])
+        for key in ("real_time", "GFLOPs", "GBs"):
+            if key in bs[0]:
+                med[name][key] = statistics.median(b[key] for b in bs)
     return med
 
 
