@@ -339,3 +339,64 @@ TEST_CASE("cpu backend: vectorised rounding to f16/bf16 equals round_to, bit for
         CHECK(bad == 0);
     }
 }
+
+#if defined(QUANT_HAVE_AMX)
+TEST_CASE("cpu backend: the AMX tile GEMM gives the AVX-512 micro-kernel's sums (int8 exactly)", "[cpu][amx]") {
+    // multiply_panels_amx against the register-blocked micro_kernel on the same packed panels and
+    // activations: 1 to 3 micro-panels (the last partly past out), activation blocks in pairs and
+    // an odd last one (8-row tiles), ranges of blocks that start odd (a thread's share), k-groups
+    // 16 (one tile step) and 48. s8 sums are exact; bf16 ones differ only by summation order.
+    if (!cpu::avx512::amx_ready()) {
+        WARN("AMX compiled in but not granted to this process: kernel not run");
+        return;
+    }
+    using namespace cpu::avx512;
+    std::mt19937 rng(77);
+    const auto run = [&]<class Op>(std::size_t out, std::size_t groups, std::size_t m, std::size_t b0, std::size_t b1) {
+        using E = typename Op::elem;
+        using Acc = typename Op::acc;
+        const std::size_t npad = (out + gemm_nr - 1) / gemm_nr * gemm_nr, ld = groups * Op::step, ldx = gemm_stride<E>(ld);
+        aligned_vector<std::uint32_t> pk(npad * groups);
+        std::vector<E> x(gemm_rows(m) * ldx);
+        if constexpr (std::is_same_v<Op, op_s8>) {
+            for (auto& v : pk) v = rng();  // four random s8 per dword
+            for (auto& v : x) v = static_cast<E>(rng());
+        } else {
+            std::normal_distribution<float> g;
+            for (auto& v : pk) v = std::uint32_t(bfloat16(g(rng)).bits) | std::uint32_t(bfloat16(g(rng)).bits) << 16;
+            for (auto& v : x) v = bfloat16(g(rng)).bits;
+        }
+        std::vector<float> want(m * npad, -1.0f), got(m * npad, -1.0f);  // rows outside [b0, b1) stay equal
+        const auto store_to = [&](std::vector<float>& y) {
+            return [&y, npad](std::size_t i, std::size_t o, Acc v, __mmask16 mk) {
+                if constexpr (std::is_same_v<Op, op_s8>) _mm512_mask_storeu_ps(y.data() + i * npad + o, mk, _mm512_cvtepi32_ps(v));
+                else _mm512_mask_storeu_ps(y.data() + i * npad + o, mk, v);
+            };
+        };
+        for_micro_panels<Acc>(0, out, out, m, b0, b1, [&](std::size_t q, std::size_t b, Acc(&c)[gemm_mr][gemm_nv]) {
+            micro_kernel<Op>(x.data() + b * gemm_mr * ldx, ldx, pk.data() + q * groups, groups, c);
+        }, store_to(want));
+        multiply_panels_amx<Op>(pk.data(), 0, out, out, groups, x.data(), ldx, m, b0, b1, store_to(got));
+        INFO("out " << out << " groups " << groups << " m " << m << " blocks " << b0 << ".." << b1);
+        double err = 0, scale = 0;
+        for (std::size_t i = b0 * gemm_mr; i < std::min(m, b1 * gemm_mr); ++i)
+            for (std::size_t o = 0; o < out; ++o) {
+                err = std::max(err, double(std::abs(got[i * npad + o] - want[i * npad + o])));
+                scale = std::max(scale, double(std::abs(want[i * npad + o])));
+            }
+        if constexpr (std::is_same_v<Op, op_s8>) CHECK(got == want);
+        else CHECK(err <= 1e-5 * scale);
+        CHECK(scale > 0);
+    };
+    for (std::size_t out : {16, 48, 100, 130})
+        for (std::size_t groups : {16, 48})
+            for (std::size_t m : {8, 16, 21, 40, 64}) {
+                const std::size_t blocks = gemm_rows(m) / gemm_mr;
+                for (std::size_t b0 : {std::size_t{0}, std::size_t{1}}) {
+                    if (b0 >= blocks) continue;
+                    run.operator()<op_s8>(out, groups, m, b0, blocks);
+                    run.operator()<op_bf16>(out, groups, m, b0, blocks);
+                }
+            }
+}
+#endif

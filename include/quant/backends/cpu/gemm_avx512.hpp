@@ -25,10 +25,12 @@
 #include <cstdint>
 #include <cstring>
 #include <span>
+#include <type_traits>
 
 #include "../../numeric/half.hpp"
 #include "../../tensor/aligned.hpp"
 #include "arch.hpp"
+#include "gemm_amx.hpp"
 #include "threading.hpp"
 
 namespace quant::cpu::avx512 {
@@ -168,13 +170,58 @@ void for_micro_panels(std::size_t o0, std::size_t n, std::size_t out, std::size_
     }
 }
 
+#if defined(QUANT_HAVE_AMX)
+// multiply_panels on AMX tiles (gemm_amx.hpp; s8 and bf16): activation blocks two at a time, an
+// odd last one with 8-row A and C tiles; the same store calls.
+template <class Op, class Store>
+void multiply_panels_amx(const std::uint32_t* pk, std::size_t o0, std::size_t n, std::size_t out, std::size_t groups,
+                         const typename Op::elem* x, std::size_t ldx, std::size_t m, std::size_t b0, std::size_t b1,
+                         const Store& store) {
+    using Acc = typename Op::acc;
+    constexpr bool s8 = std::is_same_v<Op, op_s8>;
+    using S = std::conditional_t<s8, std::int32_t, float>;
+    alignas(64) S c[2 * gemm_mr * gemm_nr];
+    const amx::tile_config full = amx::kernel_config(2 * gemm_mr), half = amx::kernel_config(gemm_mr);
+    bool is_full = true;
+    _tile_loadconfig(&full);
+    for (std::size_t q = 0; q < n; q += gemm_nr) {
+        const std::size_t o = o0 + q;
+        __mmask16 mk[gemm_nv];  // the lanes below out
+        for (std::size_t v = 0; v < gemm_nv; ++v) mk[v] = first_lanes(out > o + 16 * v ? out - o - 16 * v : 0);
+        for (std::size_t b = b0; b < b1; b += 2) {
+            const bool two = b + 1 < b1;
+            if (two != is_full) {
+                _tile_loadconfig(two ? &full : &half);
+                is_full = two;
+            }
+            amx::kernel<s8 ? amx::tile_op::s8 : amx::tile_op::bf16>(x + b * gemm_mr * ldx, ldx * sizeof(typename Op::elem),
+                                                                     pk + q * groups, groups, c);
+            const std::size_t nx = std::min((two ? 2 : 1) * gemm_mr, m - b * gemm_mr);
+            for (std::size_t i = 0; i < nx; ++i)
+                for (std::size_t v = 0; v < gemm_nv; ++v) {
+                    const S* row = c + i * gemm_nr + 16 * v;
+                    Acc a;
+                    if constexpr (s8) a = _mm512_load_si512(row);
+                    else a = _mm512_load_ps(row);
+                    if (mk[v]) store(b * gemm_mr + i, o + 16 * v, a, mk[v]);
+                }
+        }
+    }
+    _tile_release();
+}
+#endif
+
 // for_micro_panels with Op's micro-kernel on the micro-panels packed at pk (micro-panel after
-// micro-panel, groups k-groups each).
+// micro-panel, groups k-groups each): on AMX tiles for s8 and bf16 where the process has them.
 template <class Op, class Store>
 void multiply_panels(const std::uint32_t* pk, std::size_t o0, std::size_t n, std::size_t out, std::size_t groups,
                      const typename Op::elem* x, std::size_t ldx, std::size_t m, std::size_t b0, std::size_t b1,
                      const Store& store) {
     using Acc = typename Op::acc;
+#if defined(QUANT_HAVE_AMX)
+    if constexpr (!std::is_same_v<Op, op_f32>)
+        if (amx_ready()) return multiply_panels_amx<Op>(pk, o0, n, out, groups, x, ldx, m, b0, b1, store);
+#endif
     for_micro_panels<Acc>(o0, n, out, m, b0, b1, [&](std::size_t q, std::size_t b, Acc(&c)[gemm_mr][gemm_nv]) {
         micro_kernel<Op>(x + b * gemm_mr * ldx, ldx, pk + q * groups, groups, c);
     }, store);
