@@ -86,7 +86,7 @@ template <tile_op Op>
 // . output o of the micro-panel wp (k-group g of outputs 0..47 at wp + 48 g), for the configured
 // rows; groups a multiple of 16.
 template <tile_op Op, class S>
-inline void kernel(const void* x, std::size_t xs, const std::uint32_t* wp, std::size_t groups, S* c) {
+inline void kernel(const void* x, std::size_t xs, std::size_t rows, const std::uint32_t* wp, std::size_t groups, S* c) {
     constexpr std::size_t nr = 48;
     const auto* xb = static_cast<const char*>(x);
     const long ws = static_cast<long>(nr * 4);
@@ -95,6 +95,8 @@ inline void kernel(const void* x, std::size_t xs, const std::uint32_t* wp, std::
     _tile_zero(1);
     _tile_zero(2);
     for (std::size_t g = 0; g < groups; g += 16) {
+        if (g + 32 < groups)
+            for (std::size_t i = 0; i < rows; ++i) _mm_prefetch(xb + i * xs + 4 * (g + 32), _MM_HINT_T0);
         _tile_loadd(3, xb + 4 * g, static_cast<long>(xs));
         _tile_loadd(4, wp + g * nr, ws);
         _tile_loadd(5, wp + g * nr + 16, ws);

@@ -195,7 +195,7 @@ void multiply_panels_amx(const std::uint32_t* pk, std::size_t o0, std::size_t n,
                 is_full = two;
             }
             amx::kernel<s8 ? amx::tile_op::s8 : amx::tile_op::bf16>(x + b * gemm_mr * ldx, ldx * sizeof(typename Op::elem),
-                                                                     pk + q * groups, groups, c);
+                                                                     (two ? 2 : 1) * gemm_mr, pk + q * groups, groups, c);
             const std::size_t nx = std::min((two ? 2 : 1) * gemm_mr, m - b * gemm_mr);
             for (std::size_t i = 0; i < nx; ++i)
                 for (std::size_t v = 0; v < gemm_nv; ++v) {
