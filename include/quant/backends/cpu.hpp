@@ -342,6 +342,18 @@ template <int R, int M, class Dot>
     }
 }
 
+// Whether the float GEMV decodes weight rows in step (sharing activation loads) also when m >= 4
+// activation rows fit L1 (short rows). On AMD Zen 4 one row at a time measured faster (768 x 3072
+// at m = 8: -15% with two rows); on an Intel Xeon (Sapphire Rapids class, AMX) two rows in step,
+// m = 8, 3 interleaved rounds, medians, us: NF4 768 x 768 52.1 -> 44.0, 768 x 3072 179.6 -> 154.9,
+// int8 768 x 3072 186.9 -> 146.7, int4 768 x 2304 137.0 -> 109.1. GCC 12 tunes for Zen (Zen 4
+// included, which it does not know) as znver1-3.
+#if defined(__znver1__) || defined(__znver2__) || defined(__znver3__) || defined(__znver4__) || defined(__znver5__)
+inline constexpr bool rows_in_step = false;
+#else
+inline constexpr bool rows_in_step = true;
+#endif
+
 // GEMV (m <= gemv_max_m): decode in registers, R weight rows at a time against up to 8
 // activation rows (dot_rows); y = acc, then the epilogue.
 template <class D>
@@ -363,19 +375,18 @@ void gemv_decoded(const D& d, std::size_t out, std::size_t chunks, std::size_t l
             // decoded in step share each activation load (prescaled weights free the registers
             // for that): 3072 x 768 at m = 8 +35% against one row; in step rather than row after
             // row, NF4 at m = 8 346 -> 281 us (3072 x 768), 2695 -> 1891 (4096 x 4096), 7724 ->
-            // 6958 (4096 x 11008), int4 within the noise. With short rows one weight row at a time
-            // measured faster (768 x 3072 at m = 8: -15% with two); at m <= 3 R rows (or partial
-            // sums) keep the FMA chains apart.
-            const bool long_rows = mt * ld * sizeof(float) > (32u << 10);
+            // 6958 (4096 x 11008), int4 within the noise. With short rows: see rows_in_step. At
+            // m <= 3 R rows (or partial sums) keep the FMA chains apart.
+            const bool in_step = rows_in_step || mt * ld * sizeof(float) > (32u << 10);
             switch (mt) {
                 case 1: rows.template operator()<D::m1_rows, 1, false, 4 / D::m1_rows>(); break;
                 case 2: rows.template operator()<4, 2, false>(); break;
                 case 3: rows.template operator()<2, 3, false>(); break;
-                case 4: long_rows ? rows.template operator()<4, 4, true>() : rows.template operator()<2, 4, false>(); break;
-                case 5: long_rows ? rows.template operator()<2, 5, true>() : rows.template operator()<1, 5, false>(); break;
-                case 6: long_rows ? rows.template operator()<2, 6, true>() : rows.template operator()<1, 6, false>(); break;
-                case 7: long_rows ? rows.template operator()<2, 7, true>() : rows.template operator()<1, 7, false>(); break;
-                default: long_rows ? rows.template operator()<2, 8, true>() : rows.template operator()<1, 8, false>(); break;
+                case 4: in_step ? rows.template operator()<4, 4, true>() : rows.template operator()<2, 4, false>(); break;
+                case 5: in_step ? rows.template operator()<2, 5, true>() : rows.template operator()<1, 5, false>(); break;
+                case 6: in_step ? rows.template operator()<2, 6, true>() : rows.template operator()<1, 6, false>(); break;
+                case 7: in_step ? rows.template operator()<2, 7, true>() : rows.template operator()<1, 7, false>(); break;
+                default: in_step ? rows.template operator()<2, 8, true>() : rows.template operator()<1, 8, false>(); break;
             }
         }
     });
