@@ -345,7 +345,7 @@ TEST_CASE("cpu backend: the AMX tile GEMM gives the AVX-512 micro-kernel's sums 
     // multiply_panels_amx against the register-blocked micro_kernel on the same packed panels and
     // activations: 1 to 3 micro-panels (the last partly past out), activation blocks in pairs and
     // an odd last one (8-row tiles), ranges of blocks that start odd (a thread's share), k-groups
-    // 16 (one tile step) and 48. s8 sums are exact; bf16 ones differ only by summation order.
+    // 16 (one tile step), 48 and 1024. s8 sums are exact; bf16 ones differ only by summation order.
     if (!cpu::avx512::amx_ready()) {
         WARN("AMX compiled in but not granted to this process: kernel not run");
         return;
@@ -398,5 +398,9 @@ TEST_CASE("cpu backend: the AMX tile GEMM gives the AVX-512 micro-kernel's sums 
                     run.operator()<op_bf16>(out, groups, m, b0, blocks);
                 }
             }
+    // rows 4096 bytes long: micro-panels of 192 KB, taken 5 (s8) or 2 (bf16) at a time past the
+    // activations, the last group partial
+    run.operator()<op_s8>(400, 1024, 40, 0, 5);
+    run.operator()<op_bf16>(250, 1024, 24, 0, 3);
 }
 #endif

@@ -184,29 +184,36 @@ void multiply_panels_amx(const std::uint32_t* pk, std::size_t o0, std::size_t n,
     const amx::tile_config full = amx::kernel_config(2 * gemm_mr), half = amx::kernel_config(gemm_mr);
     bool is_full = true;
     _tile_loadconfig(&full);
-    for (std::size_t q = 0; q < n; q += gemm_nr) {
-        const std::size_t o = o0 + q;
-        __mmask16 mk[gemm_nv];  // the lanes below out
-        for (std::size_t v = 0; v < gemm_nv; ++v) mk[v] = first_lanes(out > o + 16 * v ? out - o - 16 * v : 0);
+    // Micro-panels in groups of about 1 MB (L2 holds them while every activation block passes),
+    // so the activations are read once per group rather than once per micro-panel. Against
+    // micro-panel by micro-panel, m = 1024, 3 rounds, us: int8 4096 x 4096 (4 MB of activations,
+    // from L3) 11310 -> 8868, 3072 x 768 1896 -> 1610, 768 x 3072 1485 -> 1334; NF4 bf16 -10%.
+    const std::size_t group = std::max<std::size_t>(1, (std::size_t{1} << 20) / (gemm_nr * groups * 4)) * gemm_nr;
+    for (std::size_t q0 = 0; q0 < n; q0 += group)
         for (std::size_t b = b0; b < b1; b += 2) {
             const bool two = b + 1 < b1;
             if (two != is_full) {
                 _tile_loadconfig(two ? &full : &half);
                 is_full = two;
             }
-            amx::kernel<s8 ? amx::tile_op::s8 : amx::tile_op::bf16>(x + b * gemm_mr * ldx, ldx * sizeof(typename Op::elem),
-                                                                     (two ? 2 : 1) * gemm_mr, pk + q * groups, groups, c);
-            const std::size_t nx = std::min((two ? 2 : 1) * gemm_mr, m - b * gemm_mr);
-            for (std::size_t i = 0; i < nx; ++i)
+            const std::size_t rows = (two ? 2 : 1) * gemm_mr, nx = std::min(rows, m - b * gemm_mr);
+            for (std::size_t q = q0; q < std::min(n, q0 + group); q += gemm_nr) {
+                const std::size_t o = o0 + q;
+                amx::kernel<s8 ? amx::tile_op::s8 : amx::tile_op::bf16>(x + b * gemm_mr * ldx, ldx * sizeof(typename Op::elem),
+                                                                         rows, pk + q * groups, groups, c);
                 for (std::size_t v = 0; v < gemm_nv; ++v) {
-                    const S* row = c + i * gemm_nr + 16 * v;
-                    Acc a;
-                    if constexpr (s8) a = _mm512_load_si512(row);
-                    else a = _mm512_load_ps(row);
-                    if (mk[v]) store(b * gemm_mr + i, o + 16 * v, a, mk[v]);
+                    const __mmask16 mk = first_lanes(out > o + 16 * v ? out - o - 16 * v : 0);  // the lanes below out
+                    if (!mk) continue;
+                    for (std::size_t i = 0; i < nx; ++i) {
+                        const S* row = c + i * gemm_nr + 16 * v;
+                        Acc a;
+                        if constexpr (s8) a = _mm512_load_si512(row);
+                        else a = _mm512_load_ps(row);
+                        store(b * gemm_mr + i, o + 16 * v, a, mk);
+                    }
                 }
+            }
         }
-    }
     _tile_release();
 }
 #endif
