@@ -186,10 +186,10 @@ struct int4_q8_decoder : int4_q8_tile_codes {
 
 // The 4-bit weights in 16-row tiles (q8_tiles.hpp), for bnb4bit_q8_decoder or int4_q8_tile_codes
 // as Base (its groups of 128, positions and code unpacking; the tile holds each group's codes in
-// Base::unpack's form) with S weight scales per row and group. m1_rows: at m = 1 a whole tile at a time, its
-// rows sharing each activation load, one stream; against one row of the row-major layout (3
-// interleaved rounds, the six benchmark shapes) NF4 from DRAM 1.11-1.81x, from cache 1.05-1.59x;
-// int4 from DRAM 1.03-1.90x, from cache 0.93-1.68x.
+// Base::unpack's form) with S weight scales per row and group. m1_rows: at m = 1 a whole tile at
+// a time, its rows sharing each activation load, one stream; against one row of the row-major
+// layout (3 interleaved rounds, the six benchmark shapes) NF4 from DRAM 1.11-1.81x, from cache
+// 1.05-1.59x; int4 from DRAM 1.03-1.90x, from cache 0.93-1.68x.
 template <class Base, int S>
 struct tiled_q8_decoder {
     static constexpr std::size_t group = Base::group, K = Base::K, tile = q8_tiles::rows;
@@ -336,7 +336,7 @@ inline void dot_rows_q8(const D& d, std::size_t r, std::size_t groups, const q8_
         for (int q = 0; q < R; ++q) {
             __m512i w[D::K];
             __m512 s;
-            if constexpr (D::m1_rows == int(q8_tiles::rows)) {  // tiles: rows r .. r+R-1 in one
+            if constexpr (requires { d.decode(p[0], g, w, q); }) {  // tiles: rows r .. r+R-1 in one, at fixed offsets
                 d.decode(p[0], g, w, q);
                 s = d.scale(p[0], g, q);
             } else {
