@@ -49,7 +49,10 @@ namespace quant::cpu::avx512 {
 #endif
 inline constexpr std::size_t prefetch_bytes = QUANT_PREFETCH_BYTES;
 
-inline void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p) + prefetch_bytes, _MM_HINT_T0); }
+// always_inline: GCC 12 (ipa-pure-const) finds this wrapper free of side effects and deletes the
+// calls to it wherever it is not inlined early, so the NF4/FP4 code prefetch vanished from the
+// binary (NF4 m = 1 cold 4096x4096: 931 us without it, 427 us with it).
+[[gnu::always_inline]] inline void prefetch(const void* p) { _mm_prefetch(static_cast<const char*>(p) + prefetch_bytes, _MM_HINT_T0); }
 
 // bnb 4-bit (NF4, FP4), rows that hold whole blocks (in % block == 0). A 64-byte load holds 128
 // codes; dword lane i holds the 8 codes of elements 8i..8i+7 of the chunk. vpermps reads only
