@@ -873,6 +873,15 @@ struct linear_kernel<cpu_backend, S> {
 
     static void forward(const QuantizedTensor<S>& w, const prepared& p, std::span<const float> bias,
                         const_matrix_view<float> x, matrix_view<float> y, const forward_options& opt) {
+        if (opt.compute != dtype::f32 && !bias.empty()) {
+            // the bias in the compute dtype, as the reference (and bitsandbytes, which casts it to
+            // the input's dtype) adds it; added unrounded, the bf16 outputs differed from the
+            // reference's in about half the elements by one rounding
+            const std::span<float> b = cpu::scratch<float, 21>(bias.size());
+            std::copy(bias.begin(), bias.end(), b.begin());
+            cpu::round_in_place(b.data(), b.size(), opt.compute);
+            bias = b;
+        }
         if constexpr (std::is_same_v<S, AbsmaxInt8>) {
             if (w.parameters().activations == int8_activations::rowwise) {
                 cpu::forward_int8_rowwise(cpu::best_arch{}, w, p, bias, x, y, opt);
