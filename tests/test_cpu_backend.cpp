@@ -111,6 +111,50 @@ TEST_CASE("cpu backend: bf16 and f16 compute", "[cpu]") {
     compare_backends<AbsmaxInt8>({.activations = int8_activations::none}, {65}, dtype::bf16);
 }
 
+namespace {
+// The bf16 GEMV on AMX tiles (4 <= m <= 16): the weights are the reference's, rounded to bf16,
+// the products exact in float32, so only the order of the float32 sums differs and nearly every
+// output rounds to the same bf16 (the vdpbf16ps GEMV, whose weights keep their float32 scale,
+// matches about half). Without AMX (or with QUANT_AMX=0) the tolerance alone.
+template <Scheme S>
+void compare_amx_gemv(const typename S::params& p, std::initializer_list<std::size_t> ins) {
+    std::uint64_t seed = 5000;
+    for (std::size_t out : {1, 17, 33, 70})
+        for (std::size_t in : ins)
+            for (std::size_t m : {4, 5, 16}) {
+                const row_matrix w = random_matrix(out, in, seed++, 0.05f);
+                const row_matrix x = random_matrix(m, in, seed++);
+                const auto b = th::gaussian(out, seed++);
+                const auto ref = QuantizedLinear<S>::from_dense(view(w), b, p, {.compute = dtype::bf16});
+                const row_matrix want = ref.forward(x);
+                for (int threads : {1, 2}) {
+                    auto fast = ref.template with_backend<cpu_backend>();
+                    fast.set_threads(threads);
+                    row_matrix got(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(out));
+                    got.setConstant(std::numeric_limits<float>::quiet_NaN());
+                    fast.forward(view(x), view(got));
+                    INFO(S::name << " block " << p.block << " out " << out << " in " << in << " m " << m << " threads " << threads);
+                    REQUIRE(got.allFinite());
+                    CHECK(worst(got, want) < 2e-2);
+#if defined(QUANT_HAVE_AMX)
+                    if (cpu::avx512::amx_ready()) CHECK((got.array() == want.array()).cast<double>().mean() >= 0.95);
+#endif
+                }
+            }
+}
+}  // namespace
+
+TEST_CASE("cpu backend: the bf16 GEMV on AMX tiles rounds the weights as the reference does", "[cpu][amx]") {
+    // A tiles of every decoder: NF4/FP4 blocks 64 to 256 (2 to 8 vectors a block), int4 32 (one:
+    // odd k-tile counts), 64 and 128 with the last block padded; long rows; 70 rows = 32 + 32 + 6
+    compare_amx_gemv<NF4>({.block = 64}, {64, 192, 4096});
+    compare_amx_gemv<NF4>({.block = 128, .double_quant = true}, {384});
+    compare_amx_gemv<FP4>({.block = 256}, {512});
+    compare_amx_gemv<BlockwiseInt4>({.block = 32}, {96});
+    compare_amx_gemv<BlockwiseInt4>({.block = 64}, {200});
+    compare_amx_gemv<BlockwiseInt4>({.block = 128}, {300});
+}
+
 TEST_CASE("cpu backend equals the reference: 4-bit weights with int8 activations in blocks of 32", "[cpu][q8]") {
     // VNNI kernels (whole blocks per row): every decoder and block size, rows of one group, of a
     // partial group, of many; m <= 17 the GEMV (tiles of 8 activation rows over panels of weight

@@ -12,7 +12,10 @@
 //   m <= gemv_max_m   decode-in-register GEMV (backends/cpu/decoders_avx512.hpp), up to 8
 //                     activation rows per pass over the weights; activation tiles beyond L1:
 //                     2 or 4 weight rows decoded in step share each activation load (float32),
-//                     or k-blocks of the activations with the rows' sums carried (bf16)
+//                     or k-blocks of the activations with the rows' sums carried (bf16);
+//                     bf16 compute from 4 rows where the process has AMX tiles: the 4-bit
+//                     weights dequantized to bf16 as A tiles (cpu/gemv_amx.hpp), rounded as the
+//                     reference rounds them
 //   m >  gemv_max_m   AVX-512: weights decoded panel by panel (144 rows) into the compute type
 //                     (float32 or bf16), packed into micro-panels, and an 8 x 48 register-blocked
 //                     micro-kernel (cpu/gemm_avx512.hpp), so the decode cost is amortised over m;
@@ -50,6 +53,7 @@
 #include "cpu/arch.hpp"
 #include "cpu/decoders_avx512.hpp"
 #include "cpu/gemm_avx512.hpp"
+#include "cpu/gemv_amx.hpp"
 #include "cpu/q8_gemm_avx512.hpp"
 #include "cpu/q8_gemv_avx512.hpp"
 #include "cpu/q8_tiles.hpp"
@@ -442,6 +446,19 @@ template <class D>
 void forward_decoded(const D& d, std::size_t out, std::size_t in, std::span<const float> bias, const_matrix_view<float> x,
                      matrix_view<float> y, const forward_options& opt) {
     const std::size_t m = x.rows, chunks = (in + D::chunk - 1) / D::chunk, ld = chunks * D::chunk;
+#if defined(QUANT_HAVE_AMX)
+    if constexpr (requires { D::amx_element(0, 0); }) {
+        if (opt.compute == dtype::bf16 && m >= avx512::amx::gemv_min_m && m <= avx512::amx::gemv_max_m && d.amx_block() &&
+            avx512::amx_ready()) {
+            const std::size_t block = d.amx_block(), blocks = (in + block - 1) / block, lda = blocks * block;
+            const auto xp = prepare_activations(x, lda, dtype::bf16, &D::prepare_x_amx, opt.threads);
+            const std::span<std::uint32_t> xt = scratch<std::uint32_t, 20>(lda / 2 * m);
+            avx512::amx::gemv_bf16(d, out, block, blocks, xp.data(), lda, m, y.data, y.stride, xt.data(), opt.threads);
+            epilogue(y, bias, opt.compute, opt.threads);
+            return;
+        }
+    }
+#endif
     if (m <= cpu_backend::gemv_max_m) {
 #if defined(__AVX512BF16__)
         if constexpr (D::has_bf16) {

@@ -17,6 +17,14 @@
 //   decode_bf16(p, c, f)  calls f(n, w) for the chunk / 32 vectors of 32 bf16 weights, unscaled;
 //                    the pairs of lanes vdpbf16ps sums into one float lane lie in one block, and
 //                    scale(p, c) applies to that float lane
+// and, for the small-m bf16 GEMV on AMX tiles (gemv_amx.hpp), where AVX512_BF16 is there and
+// amx_block() is not 0 (NF4/FP4 blocks of 64 to 256; int4):
+//   decode_block_amx(p, b, f)  calls f(t, w) for the block / 32 vectors of block b: 32 weights
+//                    dequantized and rounded to bf16 (bf16(code x scale), the GEMM path's values),
+//                    lane j = element amx_element(t, j) of the block
+//   amx_pairs(xb, t) the activations of the block at xb (floats holding bf16 values) in that order:
+//                    dword g = the bf16 pair of lanes 2g, 2g+1 of vector t (an AMX B-tile row)
+//   prepare_x_amx    the activation layout amx_pairs reads: elements in order, whole blocks
 // Only compiled for AVX-512 builds (the generic path needs none of this).
 #pragma once
 
@@ -139,6 +147,35 @@ struct bnb4bit_decoder {
         f(3, _mm512_permutexvar_epi16(_mm512_srli_epi16(v, 12), table_bf16));
     }
 
+#if defined(__AVX512BF16__)
+    // AMX: the codebook times the block's absmax, rounded to bf16 once per block (the bf16(code x
+    // absmax) vpermw looks up); 32 code bytes widen to 32 words, whose low nibble is element
+    // 2j + 1 of their 64 and high nibble element 2j
+    std::size_t amx_block() const { return block % 64 == 0 && block <= 256 ? block : 0; }
+    static constexpr std::size_t amx_element(std::size_t t, std::size_t j) { return 64 * (t / 2) + 2 * j + (t % 2 == 0); }
+    static void prepare_x_amx(const float* x, std::size_t in, float* out) { std::copy_n(x, in, out); }
+    template <class F>
+    void decode_block_amx(const cursor& p, std::size_t b, F&& f) const {
+        const std::uint8_t* q = p.codes + b * block / 2;
+        prefetch(q);
+        const __m512 s = _mm512_mul_ps(table, _mm512_set1_ps(p.absmax[b]));
+        const __m512i tab = (__m512i)_mm512_cvtne2ps_pbh(s, s);  // twice: vpermw reads 5 index bits
+        for (std::size_t g = 0; g < block / 64; ++g) {
+            const __m512i v = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * g)));
+            f(2 * g, _mm512_permutexvar_epi16(v, tab));
+            f(2 * g + 1, _mm512_permutexvar_epi16(_mm512_srli_epi16(v, 4), tab));
+        }
+    }
+    static __m512i amx_pairs(const float* xb, std::size_t t) {
+        const float* x = xb + 64 * (t / 2);
+        const __m512i idx = _mm512_add_epi32(_mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30),
+                                             _mm512_set1_epi32(t % 2 == 0));
+        const __m512 lo = _mm512_permutex2var_ps(_mm512_loadu_ps(x), idx, _mm512_loadu_ps(x + 16));
+        const __m512 hi = _mm512_permutex2var_ps(_mm512_loadu_ps(x + 32), idx, _mm512_loadu_ps(x + 48));
+        return (__m512i)_mm512_cvtne2ps_pbh(hi, lo);
+    }
+#endif
+
     template <class F>
     void decode(const cursor& p, std::size_t c, F&& f) const {
         const __m512i v = load_chunk(p, c);
@@ -230,6 +267,36 @@ struct int4_decoder {
     }
 
     cursor row(std::size_t r) const { return bytes + r * blocks_per_row * block_bytes; }
+
+#if defined(__AVX512BF16__)
+    // AMX: as decode_bf16, with the codebook times the block's scale rounded to bf16 once a block
+    static constexpr std::size_t amx_block() { return B; }
+    static constexpr std::size_t amx_element(std::size_t t, std::size_t j) { return 32 * t + j; }
+    static void prepare_x_amx(const float* x, std::size_t in, float* out) { prepare_x(x, in, out); }
+    template <class F>
+    void decode_block_amx(cursor p, std::size_t b, F&& f) const {
+        const std::uint8_t* q = p + b * block_bytes;
+        prefetch(q);
+        float d;
+        std::memcpy(&d, q, sizeof d);
+        const __m512 s = _mm512_mul_ps(table, _mm512_set1_ps(d));
+        const __m512i tab = (__m512i)_mm512_cvtne2ps_pbh(s, s);
+        q += sizeof(float);
+        if constexpr (B == 32) {
+            const __m256i v = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(q)));
+            f(0, _mm512_permutexvar_epi16(_mm512_inserti64x4(_mm512_castsi256_si512(v), _mm256_srli_epi16(v, 4), 1), tab));
+        } else {
+            for (std::size_t g = 0; g < B / 64; ++g) {
+                const __m512i v = _mm512_cvtepu8_epi16(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32 * g)));
+                f(g, _mm512_permutexvar_epi16(v, tab));
+                f(B / 64 + g, _mm512_permutexvar_epi16(_mm512_srli_epi16(v, 4), tab));
+            }
+        }
+    }
+    static __m512i amx_pairs(const float* xb, std::size_t t) {
+        return (__m512i)_mm512_cvtne2ps_pbh(_mm512_loadu_ps(xb + 32 * t + 16), _mm512_loadu_ps(xb + 32 * t));
+    }
+#endif
 
     template <class F>
     void decode(cursor p, std::size_t c, F&& f) const {
