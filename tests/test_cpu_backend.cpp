@@ -30,7 +30,7 @@ double worst(const row_matrix& a, const row_matrix& b) {
 template <Scheme S>
 void compare_backends(const typename S::params& p, std::initializer_list<std::size_t> ins, dtype t = dtype::f32,
                       activation_quant a = activation_quant::none,
-                      std::initializer_list<std::size_t> ms = {1, 2, 3, 8, 9, 17, 33, 128}, double amx_equal = 0) {
+                      std::initializer_list<std::size_t> ms = {1, 2, 3, 8, 9, 17, 33, 128}, [[maybe_unused]] double amx_equal = 0) {
     std::uint64_t seed = 1000;
     for (std::size_t out : {1, 3, 17, 70})
         for (std::size_t in : ins)
