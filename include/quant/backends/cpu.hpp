@@ -51,9 +51,11 @@
 #include "../schemes/float16.hpp"
 #include "backend.hpp"
 #include "cpu/arch.hpp"
+#include "cpu/decoders_avx2.hpp"
 #include "cpu/decoders_avx512.hpp"
 #include "cpu/gemm_avx512.hpp"
 #include "cpu/gemv_amx.hpp"
+#include "cpu/int8_avx2.hpp"
 #include "cpu/q8_gemm_avx512.hpp"
 #include "cpu/q8_gemv_avx512.hpp"
 #include "cpu/q8_tiles.hpp"
@@ -215,6 +217,20 @@ std::span<const float> prepare_activations(const_matrix_view<float> x, std::size
     return out;
 }
 
+// x quantized in blocks of 32 (Q8Activations) and turned back into the float32 values it stands
+// for, q * d (exact): xq [x.rows, x.cols], contiguous
+inline void q8_values(const_matrix_view<float> x, float* xq, int threads) {
+    const std::size_t in = x.cols;
+    parallel_ranges(x.rows, 4, threads, [&](std::size_t i0, std::size_t i1) {
+        std::vector<std::int8_t> q(in);
+        std::vector<float> d(Q8Activations::blocks(in));
+        for (std::size_t i = i0; i < i1; ++i) {
+            Q8Activations::quantize_row(x.row(i), in, q.data(), d.data());
+            for (std::size_t k = 0; k < in; ++k) xq[i * in + k] = float(q[k]) * d[k / Q8Activations::block];
+        }
+    });
+}
+
 // activation rows the GEMM path reads (whole micro-kernels where it is ours), and their stride in
 // floats for rows of ld
 inline std::size_t gemm_rows(std::size_t m) {
@@ -296,6 +312,123 @@ void forward_weight_only(generic, const QuantizedTensor<S>& w, const prepared_we
     });
     epilogue(y, bias, opt.compute, opt.threads);
 }
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) && !(defined(__AVX512F__) && defined(__AVX512BW__))
+
+// AVX2: GEMV (m <= gemv_max_m) decoding in registers (cpu/decoders_avx2.hpp), one weight row
+// against tiles of up to 8 activation rows; the weight rows go in panels of 16 (their codes stay
+// in L1 while every tile of a larger m meets them). Beyond, the GEMM path on rows dequantized by
+// the same decoders.
+template <class D>
+void gemv_avx2(const D& d, std::size_t out, std::size_t chunks, const float* xp, std::size_t ld, std::size_t m,
+               matrix_view<float> y, int threads) {
+    parallel_ranges(out, 16, threads, [&](std::size_t r0, std::size_t r1) {
+        constexpr std::size_t panel = 16;
+        float res[8];
+        for (std::size_t p0 = r0; p0 < r1; p0 += panel) {
+            const std::size_t p1 = m <= 8 ? r1 : std::min(r1, p0 + panel);
+            for (std::size_t i0 = 0; i0 < m; i0 += 8) {
+                const std::size_t mt = std::min<std::size_t>(8, m - i0);
+                const float* xs[8];
+                for (std::size_t i = 0; i < mt; ++i) xs[i] = xp + (i0 + i) * ld;
+                const auto rows = [&]<int M, int A, bool P>() {
+                    for (std::size_t r = p0; r < p1; ++r) {
+                        avx2::dot_row<M, A, P>(d, r, chunks, xs, res);
+                        for (int i = 0; i < M; ++i) y(i0 + std::size_t(i), r) = res[i];
+                    }
+                };
+                switch (mt) {  // independent chains: M rows times A partial sums
+                    case 1: rows.template operator()<1, 4, false>(); break;
+                    case 2: rows.template operator()<2, 2, false>(); break;
+                    case 3: rows.template operator()<3, 1, false>(); break;
+                    case 4: rows.template operator()<4, 1, false>(); break;
+                    case 5: rows.template operator()<5, 1, true>(); break;
+                    case 6: rows.template operator()<6, 1, true>(); break;
+                    case 7: rows.template operator()<7, 1, true>(); break;
+                    default: rows.template operator()<8, 1, true>(); break;
+                }
+            }
+            if (m <= 8) break;
+        }
+    });
+}
+
+// x is rounded to the compute dtype (x_dtype), unless it is (int8 activations: the values of the
+// quantized activations, which are not rounded again)
+template <class D>
+void forward_avx2(const D& d, std::size_t out, std::size_t in, std::span<const float> bias, const_matrix_view<float> x,
+                  matrix_view<float> y, const forward_options& opt, dtype x_dtype) {
+    const std::size_t m = x.rows, chunks = (in + D::chunk - 1) / D::chunk, ld = chunks * D::chunk;
+    if (m <= cpu_backend::gemv_max_m) {
+        const auto xp = prepare_activations(x, ld, x_dtype, &D::prepare_x, opt.threads);
+        gemv_avx2(d, out, chunks, xp.data(), ld, m, y, opt.threads);
+        epilogue(y, bias, opt.compute, opt.threads);
+        return;
+    }
+    const auto xp = prepare_activations(x, ld, x_dtype, &D::prepare_x, opt.threads, gemm_rows(m), gemm_stride(ld));
+    gemm_by_panels(out, ld, xp, m, y, bias, opt.compute, opt.threads,
+                   [&](std::size_t r, float* dst) { avx2::dequantize_prepared(d, r, chunks, dst); });
+}
+
+// run(the AVX2 decoder of an int4 weight's block size)
+template <class F>
+void with_int4_decoder(const BlockwiseInt4::storage& st, const F& run) {
+    switch (st.params.block) {
+        case 32: return run(avx2::int4_decoder<32>{st.bytes.data(), st.blocks_per_row()});
+        case 64: return run(avx2::int4_decoder<64>{st.bytes.data(), st.blocks_per_row()});
+        default: return run(avx2::int4_decoder<128>{st.bytes.data(), st.blocks_per_row()});
+    }
+}
+
+template <Scheme S>
+void forward_weight_only(xsimd::fma3<xsimd::avx2>, const QuantizedTensor<S>& w, const prepared_weight<S>& p,
+                         std::span<const float> bias, const_matrix_view<float> x, matrix_view<float> y,
+                         const forward_options& opt) {
+    const auto run = [&](const auto& d) { forward_avx2(d, w.rows(), w.cols(), bias, x, y, opt, opt.compute); };
+    const auto& st = w.data();
+    if constexpr (std::is_same_v<S, BlockwiseInt4>) {
+        return with_int4_decoder(st, run);
+    } else if constexpr (std::is_same_v<S, AbsmaxInt8>) {
+        return run(avx2::int8_decoder{st.CB.data(), st.SCB.data(), w.cols()});
+    } else if constexpr (std::is_same_v<S, Float16>) {
+        return run(avx2::f16_decoder{st.values.data(), w.cols()});
+    } else {
+        // blocks that straddle rows: no chunk-aligned decoding; the generic path handles it
+        if (!p.rows_hold_whole_blocks) return forward_weight_only(generic{}, w, p, bias, x, y, opt);
+        return run(avx2::bnb4bit_decoder<typename S::traits>(st.packed.data(), p.absmax.data(), w.cols(), w.parameters().block));
+    }
+}
+
+// 4-bit weights with int8 activations on AVX2: the activations quantized (Q8Activations) and
+// turned back into the float32 values they stand for (q * d, exact), the weights decoded with
+// their int8 codebook (int4: the codes -8 .. 7 themselves; NF4/FP4: round(127 v) in units of
+// absmax / 127) by the float32 decoders: the definition's products, in float32 sums.
+template <Scheme S>
+void forward_q8(xsimd::fma3<xsimd::avx2>, const QuantizedTensor<S>& w, const prepared_weight<S>& p, std::span<const float> bias,
+                const_matrix_view<float> x, matrix_view<float> y, const forward_options& opt) {
+    if constexpr (requires { p.rows_hold_whole_blocks; }) {
+        if (!p.rows_hold_whole_blocks) return forward_q8(generic{}, w, p, bias, x, y, opt);
+    }
+    const std::size_t m = x.rows, in = w.cols();
+    float* const xq = scratch<float, 22>(m * in).data();
+    q8_values(x, xq, opt.threads);
+    const const_matrix_view<float> xv{xq, m, in, in};
+    const auto run = [&](const auto& d) { forward_avx2(d, w.rows(), in, bias, xv, y, opt, dtype::f32); };
+    const auto& st = w.data();
+    if constexpr (std::is_same_v<S, BlockwiseInt4>) {  // int8_codebook[c] = c - 8: the float decoder's values
+        return with_int4_decoder(st, run);
+    } else {
+        static constexpr auto book = [] {
+            std::array<float, 16> b{};
+            for (std::size_t c = 0; c < 16; ++c) b[c] = float(S::int8_codebook[c]);
+            return b;
+        }();
+        return run(avx2::bnb4bit_decoder<typename S::traits>(st.packed.data(), p.absmax.data(), in, w.parameters().block,
+                                                             book.data(), S::int8_unit));
+    }
+}
+
+#endif
 
 #if defined(__AVX512F__) && defined(__AVX512BW__)
 
@@ -530,16 +663,9 @@ void forward_weight_only(xsimd::avx512bw, const QuantizedTensor<S>& w, const pre
 template <Scheme S>
 void forward_q8(generic, const QuantizedTensor<S>& w, const prepared_weight<S>&, std::span<const float> bias,
                 const_matrix_view<float> x, matrix_view<float> y, const forward_options& opt) {
-    const std::size_t m = x.rows, in = w.cols(), out = w.rows(), nb = Q8Activations::blocks(in);
+    const std::size_t m = x.rows, in = w.cols(), out = w.rows();
     std::vector<float> xq(m * in);
-    parallel_ranges(m, 16, opt.threads, [&](std::size_t i0, std::size_t i1) {
-        std::vector<std::int8_t> q(in);
-        std::vector<float> d(nb);
-        for (std::size_t i = i0; i < i1; ++i) {
-            Q8Activations::quantize_row(x.row(i), in, q.data(), d.data());
-            for (std::size_t k = 0; k < in; ++k) xq[i * in + k] = float(q[k]) * d[k / Q8Activations::block];
-        }
-    });
+    q8_values(x, xq.data(), opt.threads);
     parallel_ranges(out, 16, opt.threads, [&](std::size_t r0, std::size_t r1) {
         std::vector<std::int8_t> w8(in);
         std::vector<float> ws(in), row(in);
@@ -743,6 +869,56 @@ inline void forward_int8_rowwise(generic, const QuantizedTensor<AbsmaxInt8>& w, 
     });
     int8_epilogue(w, qa, sums, bias, x, y, opt);
 }
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) && !(defined(__AVX512F__) && defined(__AVX512BW__))
+// LLM.int8() on AVX2: the int32 sums by vpmaddwd on int16 (cpu/int8_avx2.hpp), 2 weight rows
+// against tiles of up to 4 activation rows (8 accumulators: 16 ymm registers); the weight rows in
+// panels of 32 (32 KB at 1024-long rows, in L1/L2 while every tile meets them); then the
+// reference's float epilogue.
+inline void forward_int8_rowwise(xsimd::fma3<xsimd::avx2>, const QuantizedTensor<AbsmaxInt8>& w,
+                                 const prepared_weight<AbsmaxInt8>&, std::span<const float> bias, const_matrix_view<float> x,
+                                 matrix_view<float> y, const forward_options& opt) {
+    const auto& st = w.data();
+    const std::size_t in = w.cols(), m = x.rows, out = w.rows(), ld = (in + 15) / 16 * 16;
+    const auto qa = AbsmaxInt8::quantize_activations(x.data, m, in, x.stride, st.params.threshold);
+    std::int16_t* const xa = scratch<std::int16_t, 4>(m * ld).data();
+    for (std::size_t i = 0; i < m; ++i) {
+        std::copy_n(qa.CA.data() + i * in, in, xa + i * ld);
+        std::fill(xa + i * ld + in, xa + (i + 1) * ld, std::int16_t{0});
+    }
+    std::vector<std::int32_t> sums(m * out);
+    parallel_ranges(out, 16, opt.threads, [&](std::size_t o0, std::size_t o1) {
+        constexpr std::size_t panel = 32;
+        std::int32_t res[8];
+        for (std::size_t p0 = o0; p0 < o1; p0 += panel) {
+            const std::size_t p1 = m <= 4 ? o1 : std::min(o1, p0 + panel);
+            for (std::size_t i0 = 0; i0 < m; i0 += 4) {
+                const std::size_t mt = std::min<std::size_t>(4, m - i0);
+                const std::int16_t* xs[4];
+                for (std::size_t i = 0; i < mt; ++i) xs[i] = xa + (i0 + i) * ld;
+                const auto rows = [&]<int M>() {
+                    const auto tile = [&]<int R>(std::size_t o) {
+                        avx2::int8_dot_rows<R, M>(st.CB.data() + o * in, in, xs, res);
+                        for (int r = 0; r < R; ++r)
+                            for (int i = 0; i < M; ++i) sums[(i0 + std::size_t(i)) * out + o + std::size_t(r)] = res[r * M + i];
+                    };
+                    std::size_t o = p0;
+                    for (; o + 2 <= p1; o += 2) tile.template operator()<2>(o);
+                    if (o < p1) tile.template operator()<1>(o);
+                };
+                switch (mt) {
+                    case 1: rows.template operator()<1>(); break;
+                    case 2: rows.template operator()<2>(); break;
+                    case 3: rows.template operator()<3>(); break;
+                    default: rows.template operator()<4>(); break;
+                }
+            }
+            if (m <= 4) break;
+        }
+    });
+    int8_epilogue(w, qa, sums, bias, x, y, opt);
+}
+#endif
 
 #if defined(__AVX512VNNI__) && defined(__AVX512BW__)
 // The activation side of LLM.int8() (AbsmaxInt8::quantize_activations), written as the u8

@@ -34,9 +34,19 @@ using best_arch =
     avx512_vnni;
 #elif defined(__AVX512BW__)
     xsimd::avx512bw;
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+    xsimd::fma3<xsimd::avx2>;
 #else
     generic;
 #endif
+
+// x[0 .. in) followed by zeros up to whole chunks: the activation layout of the decoders that
+// keep a row's elements in order.
+template <std::size_t Chunk>
+inline void copy_padded(const float* x, std::size_t in, float* out) {
+    const std::size_t padded = (in + Chunk - 1) / Chunk * Chunk;
+    for (std::size_t k = 0; k < padded; ++k) out[k] = k < in ? x[k] : 0.0f;
+}
 
 // The widest float batch xsimd offers for this build (generic kernels use it).
 using float_batch = xsimd::batch<float>;

@@ -45,6 +45,7 @@
 #include "../../schemes/bnb4bit.hpp"
 #include "../../schemes/float16.hpp"
 #include "arch.hpp"
+#include "row_cursors.hpp"
 
 namespace quant::cpu::avx512 {
 
@@ -261,10 +262,7 @@ struct int4_decoder {
         }
     }
 
-    static void prepare_x(const float* x, std::size_t in, float* out) {
-        const std::size_t padded = (in + chunk - 1) / chunk * chunk;
-        for (std::size_t k = 0; k < padded; ++k) out[k] = k < in ? x[k] : 0.0f;
-    }
+    static void prepare_x(const float* x, std::size_t in, float* out) { copy_padded<chunk>(x, in, out); }
 
     cursor row(std::size_t r) const { return bytes + r * blocks_per_row * block_bytes; }
 
@@ -343,28 +341,14 @@ struct int4_decoder {
 
 // int8 weights (weight-only use): 16 codes widen to 16 floats; the row scale SCB/127 applies
 // once per row.
-struct int8_decoder {
+struct int8_decoder : int8_rows {
     static constexpr std::size_t chunk = 64, vecs = 4;
     static constexpr bool chunk_scaled = false;
     static constexpr int m1_rows = 4;  // four rows: four FMA chains
     static constexpr bool has_bf16 = false;
 
-    const std::int8_t* cb;
-    const float* scb;
-    std::size_t in;
 
-    struct cursor {
-        const std::int8_t* codes;
-        float scale;
-        std::size_t left;
-    };
-
-    static void prepare_x(const float* x, std::size_t in, float* out) {
-        const std::size_t padded = (in + chunk - 1) / chunk * chunk;
-        for (std::size_t k = 0; k < padded; ++k) out[k] = k < in ? x[k] : 0.0f;
-    }
-
-    cursor row(std::size_t r) const { return {cb + r * in, scb[r] * AbsmaxInt8::inv127, in}; }
+    static void prepare_x(const float* x, std::size_t in, float* out) { copy_padded<chunk>(x, in, out); }
 
     template <class F>
     void decode(const cursor& p, std::size_t c, F&& f) const {
@@ -400,31 +384,17 @@ struct int8_decoder {
         part.template operator()<2>();
         part.template operator()<3>();
     }
-
-    static float row_scale(const cursor& p) { return p.scale; }
 };
 
 // float16 weights: 16 halves widen to 16 floats (vcvtph2ps), exactly; no scale.
-struct f16_decoder {
+struct f16_decoder : f16_rows {
     static constexpr std::size_t chunk = 64, vecs = 4;
     static constexpr bool chunk_scaled = false;
     static constexpr int m1_rows = 4;  // four rows: four FMA chains
     static constexpr bool has_bf16 = false;
 
-    const half* values;
-    std::size_t in;
 
-    struct cursor {
-        const std::uint16_t* row;
-        std::size_t left;
-    };
-
-    static void prepare_x(const float* x, std::size_t in, float* out) {
-        const std::size_t padded = (in + chunk - 1) / chunk * chunk;
-        for (std::size_t k = 0; k < padded; ++k) out[k] = k < in ? x[k] : 0.0f;
-    }
-
-    cursor row(std::size_t r) const { return {reinterpret_cast<const std::uint16_t*>(values) + r * in, in}; }
+    static void prepare_x(const float* x, std::size_t in, float* out) { copy_padded<chunk>(x, in, out); }
 
     template <class F>
     void decode(const cursor& p, std::size_t c, F&& f) const {
@@ -439,8 +409,6 @@ struct f16_decoder {
             f(j, _mm512_cvtph_ps(h));
         }
     }
-
-    static float row_scale(const cursor&) { return 1.0f; }
 };
 
 // The chunks of a row one call of a GEMV row kernel covers: [c0, c1) of `chunks`. The bf16 GEMV
