@@ -102,6 +102,31 @@ TEST_CASE("cpu backend equals the reference: int8 weight-only and LLM.int8()", "
     compare_backends<AbsmaxInt8>({.activations = int8_activations::rowwise, .threshold = 2.5f}, {17, 130});
 }
 
+TEST_CASE("cpu backend: LLM.int8() without outliers equals the reference bit for bit", "[cpu]") {
+    // The int32 sums are exact on every path (VNNI GEMV and GEMM, AVX2 vpmaddwd tiles of 2 weight
+    // rows x 1-4 activation rows, the scalar loop) and the float epilogue is the reference's, so
+    // every output must be equal: a sum off by one shows here, under the tolerance of
+    // compare_backends it can hide.
+    std::uint64_t seed = 7000;
+    for (std::size_t out : {1, 3, 17, 70})
+        for (std::size_t in : {5, 16, 64, 100, 1030})
+            for (std::size_t m : {1, 2, 3, 4, 5, 8, 9, 33}) {
+                const row_matrix w = random_matrix(out, in, seed++, 0.05f);
+                const row_matrix x = random_matrix(m, in, seed++);
+                const auto b = th::gaussian(out, seed++);
+                const auto ref = QuantizedLinear<AbsmaxInt8>::from_dense(view(w), b, {.activations = int8_activations::rowwise});
+                const row_matrix want = ref.forward(x);
+                for (int threads : {1, 2}) {
+                    auto fast = ref.with_backend<cpu_backend>();
+                    fast.set_threads(threads);
+                    row_matrix got(static_cast<Eigen::Index>(m), static_cast<Eigen::Index>(out));
+                    fast.forward(view(x), view(got));
+                    INFO("out " << out << " in " << in << " m " << m << " threads " << threads);
+                    CHECK((got.array() == want.array()).all());
+                }
+            }
+}
+
 TEST_CASE("cpu backend equals the reference: float16 weights", "[cpu]") {
     compare_backends<Float16>({}, {1, 63, 64, 65, 200});
     compare_backends<Float16>({}, {64, 100}, dtype::bf16);
