@@ -53,6 +53,7 @@
 #include "cpu/arch.hpp"
 #include "cpu/decoders_avx2.hpp"
 #include "cpu/decoders_avx512.hpp"
+#include "cpu/gemm_avx2.hpp"
 #include "cpu/gemm_avx512.hpp"
 #include "cpu/gemv_amx.hpp"
 #include "cpu/int8_avx2.hpp"
@@ -173,6 +174,32 @@ inline void store_biased(float* dst, __m512 v, const float* bias, dtype c, __mma
 }
 #endif
 
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) && !(defined(__AVX512F__) && defined(__AVX512BW__))
+// 8 floats rounded to the dtype and back, as round_to rounds them (see the AVX-512 round_vec)
+inline __m256 round_vec(__m256 x, dtype c) {
+    if (c == dtype::f32) return x;
+    if (c == dtype::f16) return _mm256_cvtph_ps(_mm256_cvtps_ph(x, _MM_FROUND_TO_NEAREST_INT));
+    const __m256i u = _mm256_castps_si256(x), hi = _mm256_set1_epi32(int(0xffff0000u));
+    const __m256i r = _mm256_and_si256(
+        _mm256_add_epi32(u, _mm256_add_epi32(_mm256_set1_epi32(0x7fff), _mm256_and_si256(_mm256_srli_epi32(u, 16), _mm256_set1_epi32(1)))), hi);
+    const __m256i quiet_nan = _mm256_or_si256(_mm256_and_si256(u, hi), _mm256_set1_epi32(0x00400000));
+    return _mm256_castsi256_ps(_mm256_blendv_epi8(r, quiet_nan, _mm256_castps_si256(_mm256_cmp_ps(x, x, _CMP_UNORD_Q))));
+}
+
+// (v + bias) rounded to the dtype, the first n of 8 outputs: the epilogue of the AVX2 GEMM (the
+// add a separate float32 rounding, as the reference adds the bias)
+inline void store_biased(float* dst, __m256 v, const float* bias, dtype c, std::size_t n) {
+    if (n == 8) {
+        if (bias) v = _mm256_add_ps(v, _mm256_loadu_ps(bias));
+        _mm256_storeu_ps(dst, round_vec(v, c));
+        return;
+    }
+    alignas(32) float t[8];
+    _mm256_store_ps(t, v);
+    for (std::size_t j = 0; j < n; ++j) dst[j] = round_to(c, bias ? t[j] + bias[j] : t[j]);
+}
+#endif
+
 // v[0:n] rounded to the dtype in place (float32: unchanged), 16 at a time where AVX-512 is there.
 inline void round_in_place(float* v, std::size_t n, dtype c) {
     if (c == dtype::f32) return;
@@ -236,6 +263,8 @@ inline void q8_values(const_matrix_view<float> x, float* xq, int threads) {
 inline std::size_t gemm_rows(std::size_t m) {
 #if defined(__AVX512F__) && defined(__AVX512BW__)
     return avx512::gemm_rows(m);
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+    return avx2::gemm_rows(m);
 #else
     return m;
 #endif
@@ -243,6 +272,8 @@ inline std::size_t gemm_rows(std::size_t m) {
 inline std::size_t gemm_stride(std::size_t ld) {
 #if defined(__AVX512F__) && defined(__AVX512BW__)
     return avx512::gemm_stride<float>(ld);
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+    return avx2::gemm_stride(ld);
 #else
     return ld;
 #endif
@@ -252,7 +283,8 @@ inline std::size_t gemm_stride(std::size_t ld) {
 // `deq(r, out_row)` (in the activations' layout, row length ld), multiplied with the float32
 // activations xp [m, ld] (rows gemm_stride(ld) apart), then y = round(acc + bias): our AVX-512
 // micro-kernel GEMM with the epilogue fused (xp then holds avx512::gemm_rows(m) rows and ld is a
-// multiple of 16), or Eigen on panels without AVX-512.
+// multiple of 16), the AVX2 one (cpu/gemm_avx2.hpp: 6 x 16, rows to a multiple of 6), or Eigen on
+// panels without either.
 template <class Deq>
 void gemm_by_panels(std::size_t out, std::size_t ld, std::span<const float> xp, std::size_t m, matrix_view<float> y,
                     std::span<const float> bias, dtype c, int threads, const Deq& deq) {
@@ -260,6 +292,11 @@ void gemm_by_panels(std::size_t out, std::size_t ld, std::span<const float> xp, 
     const float* const b = bias.empty() ? nullptr : bias.data();
     avx512::gemm<avx512::op_f32>(out, ld, xp.data(), gemm_stride(ld), m, threads, deq, [&](std::size_t i, std::size_t o, __m512 v, __mmask16 mk) {
         store_biased(y.row(i) + o, v, b ? b + o : nullptr, c, mk);
+    });
+#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+    const float* const b = bias.empty() ? nullptr : bias.data();
+    avx2::gemm(out, ld, xp.data(), gemm_stride(ld), m, threads, deq, [&](std::size_t i, std::size_t o, __m256 v, std::size_t n) {
+        store_biased(y.row(i) + o, v, b ? b + o : nullptr, c, n);
     });
 #else
     using RowMap = Eigen::Map<const row_matrix>;
