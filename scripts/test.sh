@@ -1,10 +1,12 @@
 #!/usr/bin/env bash
 # The whole test suite, on a fresh Debian 12 machine: installs the Debian packages it needs,
-# then configures, builds and runs every test in three builds:
+# then configures, builds and runs every test in three builds, and the CPU backend's in a fourth:
 #   build/release  optimised, native ISA (AVX-512 where the CPU has it)
 #   build/asan     AddressSanitizer + UndefinedBehaviorSanitizer (the test programs and the tools they run)
-#   build/avx2     AVX2 only (-march=haswell): the generic SIMD paths, as on a CPU without AVX-512
+#   build/avx2     AVX2 only (-march=haswell): the AVX2 kernels, as on a CPU without AVX-512
 #                  (the library's tests; the example programs run in the other two)
+#   build/generic  the baseline x86-64 ISA (SSE2): the generic paths of CPUs without AVX2 (the
+#                  CPU backend's tests only)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -34,9 +36,16 @@ run_build() {  # name, targets ("all" or a space-separated list), extra cmake ar
 run_build asan "quant_tests quant_io_tests quant_cuda_repack_tests quant_cuda_host_tests quant_examples_tests quant-ckpt quant-tokenize" \
   -DCMAKE_BUILD_TYPE=Debug -DQUANT_PACKAGING_TESTS=OFF \
   "-DCMAKE_CXX_FLAGS=-O1 -g -fsanitize=address,undefined -fno-sanitize-recover=all -fno-omit-frame-pointer -Wno-uninitialized -Wno-maybe-uninitialized"
-# The AVX2 build tests the library's generic SIMD paths (quant_tests: kernels and models against the
+# The AVX2 build tests the library's AVX2 kernels (quant_tests: kernels and models against the
 # reference); the example programs have no ISA-specific code of their own and run in the other two.
 run_build avx2 all -DCMAKE_BUILD_TYPE=Release -DQUANT_ARCH=avx2 -DQUANT_PACKAGING_TESTS=OFF -DQUANT_EXAMPLES=OFF
+# Without AVX2 the CPU backend runs its generic paths (xsimd, scalar): on a CPU with AVX2 or
+# AVX-512 every other build takes the SIMD kernels, so these are tested here, the backend's tests
+# only (the rest of the suite has no ISA-specific code).
+echo "== build/generic" >&2
+cmake -S . -B build/generic -G Ninja -DCMAKE_BUILD_TYPE=Release -DQUANT_ARCH=none -DQUANT_PACKAGING_TESTS=OFF -DQUANT_EXAMPLES=OFF >/dev/null
+cmake --build build/generic -j "$jobs" --target quant_tests
+build/generic/tests/quant_tests "[cpu]"
 
 # CUDA kernels: compiled (not run: CI has no GPU) for sm_80 and sm_90 when nvcc is available.
 # The host-side CUDA tests (cuda-repack, cuda-host) already ran in the builds above.
