@@ -8,8 +8,8 @@ cd "$(dirname "$0")/.."
 reps=${REPS:-5}
 cmake -S . -B build/bench -G Ninja -DCMAKE_BUILD_TYPE=Release -DQUANT_BENCHMARKS=ON -DQUANT_TEST=OFF >/dev/null
 cmake --build build/bench --target bench_linear >/dev/null
-# OpenBLAS 0.3.21 does not recognise this CPU and would run its AVX2 kernels: name the core.
-export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
+source scripts/deps.sh
+openblas_coretype
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)}
 ./build/bench/benchmarks/bench_linear --benchmark_repetitions="$reps" --benchmark_enable_random_interleaving=true \
   --benchmark_report_aggregates_only=true --benchmark_min_time=0.1 \

@@ -85,7 +85,8 @@ if ((kernels)); then
   echo "== kernels (bench_linear, 3 interleaved repetitions, medians)" >&2
   # Shapes of BERT-base (768x768, 768x3072, 3072x768) and of a 7B model (4096x4096); m = 1
   # (a GEMV, also "cold": weights rotated through copies larger than the cache), 8 and 128.
-  OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX} OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)} \
+  openblas_coretype
+  OMP_NUM_THREADS=${OMP_NUM_THREADS:-$(nproc)} \
     build/main/benchmarks/bench_linear --benchmark_repetitions=3 --benchmark_enable_random_interleaving=true \
     --benchmark_report_aggregates_only=true --benchmark_min_time=0.05 \
     --benchmark_filter='^stream|/(768x768|768x3072|3072x768|4096x4096)/m:(1|8|128)(/cold)?/' \

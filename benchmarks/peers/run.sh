@@ -21,8 +21,8 @@ cmake -S benchmarks/peers -B $out/build -G Ninja -DCMAKE_BUILD_TYPE=Release -DGG
   -DLLAMA_CPP_DIR="$PWD/$llama_cpp" >/dev/null
 cmake --build $out/build --target bench_ggml >/dev/null
 
-# OpenBLAS 0.3.21 does not recognise this CPU and would run its AVX2 kernels: name the core.
-export OPENBLAS_CORETYPE=${OPENBLAS_CORETYPE:-SkylakeX}
+source scripts/deps.sh
+openblas_coretype
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-2}
 flags=(--benchmark_repetitions=1 --benchmark_enable_random_interleaving=true --benchmark_min_time=0.1)
 rm -f $out/linear.*.json $out/ggml.*.json $out/torch.*.json
