@@ -861,7 +861,7 @@ void forward_q8(avx512_vnni, const QuantizedTensor<S>& w, const prepared_weight<
 // epilogue, row by row (contiguous writes); outlier columns in float32 against the dequantized
 // weight columns, gathered once.
 inline void int8_epilogue(const QuantizedTensor<AbsmaxInt8>& w, const AbsmaxInt8::quantized_activations& qa,
-                          const std::vector<std::int32_t>& sums, std::span<const float> bias, const_matrix_view<float> x,
+                          std::span<const std::int32_t> sums, std::span<const float> bias, const_matrix_view<float> x,
                           matrix_view<float> y, const forward_options& opt) {
     const auto& st = w.data();
     const std::size_t m = x.rows, out = w.rows(), nout = qa.outliers.size();
@@ -917,13 +917,13 @@ inline void forward_int8_rowwise(xsimd::fma3<xsimd::avx2>, const QuantizedTensor
                                  matrix_view<float> y, const forward_options& opt) {
     const auto& st = w.data();
     const std::size_t in = w.cols(), m = x.rows, out = w.rows(), ld = (in + 15) / 16 * 16;
-    const auto qa = AbsmaxInt8::quantize_activations(x.data, m, in, x.stride, st.params.threshold);
     std::int16_t* const xa = scratch<std::int16_t, 4>(m * ld).data();
-    for (std::size_t i = 0; i < m; ++i) {
-        std::copy_n(qa.CA.data() + i * in, in, xa + i * ld);
-        std::fill(xa + i * ld + in, xa + (i + 1) * ld, std::int16_t{0});
-    }
-    std::vector<std::int32_t> sums(m * out);
+    AbsmaxInt8::quantized_activations qa;
+    qa.rows = m;
+    qa.cols = in;
+    qa.SCA.resize(m);
+    qa.outliers = avx2::quantize_activations_i16(x.data, m, in, x.stride, st.params.threshold, ld, xa, qa.SCA.data(), opt.threads);
+    std::int32_t* const sums = scratch<std::int32_t, 26>(m * out).data();
     parallel_ranges(out, 16, opt.threads, [&](std::size_t o0, std::size_t o1) {
         constexpr std::size_t panel = 32;
         std::int32_t res[8];
@@ -953,7 +953,24 @@ inline void forward_int8_rowwise(xsimd::fma3<xsimd::avx2>, const QuantizedTensor
             if (m <= 4) break;
         }
     });
-    int8_epilogue(w, qa, sums, bias, x, y, opt);
+    if (!qa.outliers.empty()) return int8_epilogue(w, qa, std::span<const std::int32_t>(sums, m * out), bias, x, y, opt);
+    // no outliers: the reference epilogue 8 outputs at a time
+    const float* const b = bias.empty() ? nullptr : bias.data();
+    parallel_ranges(m, 4, opt.threads, [&](std::size_t i0, std::size_t i1) {
+        for (std::size_t i = i0; i < i1; ++i) {
+            std::size_t o = 0;
+            for (; o + 8 <= out; o += 8) {
+                const __m256i sv = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(sums + i * out + o));
+                _mm256_storeu_ps(y.row(i) + o, round_vec(avx2::int8_rescale(sv, qa.SCA[i], st.SCB.data() + o, b ? b + o : nullptr,
+                                                                            AbsmaxInt8::inv127_squared), opt.compute));
+            }
+            for (; o < out; ++o) {
+                float v = static_cast<float>(sums[i * out + o]) * (qa.SCA[i] * st.SCB[o]) * AbsmaxInt8::inv127_squared;
+                if (b) v = numeric::fp::no_contract(v) + b[o];
+                y(i, o) = round_to(opt.compute, v);
+            }
+        }
+    });
 }
 #endif
 
