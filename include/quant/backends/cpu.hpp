@@ -32,6 +32,11 @@
 //                     from q8_gemm_min_m panels decoded to u8 codes and packed, and an 8 x 48
 //                     micro-kernel with int32 sums per block of 32 folded into float
 //                     (cpu/q8_gemm_avx512.hpp); without VNNI the same values in float32.
+//   AVX2 builds       (AVX2 + FMA + F16C, no AVX-512) the same shapes with 8-float vectors:
+//                     decode-in-register GEMV up to 16 rows (cpu/decoders_avx2.hpp), a 6 x 16
+//                     float32 micro-kernel GEMM beyond (cpu/gemm_avx2.hpp), LLM.int8() by
+//                     vpmaddwd on int16 (cpu/int8_avx2.hpp), 4-bit x int8 activations as the
+//                     float32 values of both sides through the same decoders.
 #pragma once
 
 #include <algorithm>
