@@ -65,6 +65,36 @@ void compare_backends(const typename S::params& p, std::initializer_list<std::si
 
 }  // namespace
 
+// The kernel family a build runs is chosen by the compiler's macros (cpu/arch.hpp): a condition
+// spelled wrongly there, or a -march that lacks a feature the kernels need, would fall back to a
+// slower family and pass every comparison above. The build's QUANT_ARCH (tests/CMakeLists.txt)
+// says which family it must be: for "native" the best this CPU has, read from cpuid.
+TEST_CASE("cpu backend: the build runs the best kernel family its QUANT_ARCH allows", "[cpu]") {
+    using namespace quant::cpu;
+    const auto name = []<class A>(A) -> std::string {
+        if constexpr (std::is_same_v<A, generic>) return "generic";  // xsimd 8.1's generic has no name()
+        else return A::name();
+    };
+    const std::string arch = QUANT_TEST_ARCH;
+    std::string want = "generic";
+    if (arch == "avx2") {
+        want = xsimd::fma3<xsimd::avx2>::name();
+    } else if (arch == "native") {
+        __builtin_cpu_init();
+        const bool avx512 = __builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512bw");
+        if (avx512 && __builtin_cpu_supports("avx512vnni") && __builtin_cpu_supports("avx512bf16"))
+            want = avx512_bf16::name();
+        else if (avx512 && __builtin_cpu_supports("avx512vnni"))
+            want = avx512_vnni::name();
+        else if (avx512)
+            want = xsimd::avx512bw::name();
+        else if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("fma") && __builtin_cpu_supports("f16c"))
+            want = xsimd::fma3<xsimd::avx2>::name();
+    }
+    INFO("QUANT_ARCH " << arch);
+    CHECK(name(best_arch{}) == want);
+}
+
 TEST_CASE("cpu backend equals the reference: NF4, FP4, double quant, block sizes", "[cpu]") {
     // 64 and 128: rows hold whole blocks; 100: blocks straddle rows (generic path); 3072: long rows
     compare_backends<NF4>({.block = 64}, {64, 100, 128, 320});

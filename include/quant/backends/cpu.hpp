@@ -115,7 +115,7 @@ template <Scheme S>
 prepared_weight<S> prepare(const QuantizedTensor<S>& w, const forward_options& opt = {}) {
     prepared_weight<S> p;
     const auto& st = w.data();
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#if defined(QUANT_CPU_VNNI)
     const bool tiles = opt.activations == activation_quant::int8;
 #else
     const bool tiles = (static_cast<void>(opt), false);  // no VNNI kernel to read them
@@ -134,7 +134,7 @@ prepared_weight<S> prepare(const QuantizedTensor<S>& w, const forward_options& o
             for (std::size_t k = 0; k < st.cols; ++k) s += st.CB[o * st.cols + k];
             p.row_sums[o] = s;
         }
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#if defined(QUANT_CPU_VNNI)
         if (st.params.activations == int8_activations::rowwise) {
             const std::size_t in = st.cols, ld = int8_row_bytes(in);
             p.panels = avx512::pack_panels<std::int8_t>(st.rows, ld, [&](std::size_t o, std::int8_t* dst) {
@@ -157,7 +157,7 @@ inline float dot(const float* a, const float* b, std::size_t n) {
     return s;
 }
 
-#if defined(__AVX512F__) && defined(__AVX512BW__)
+#if defined(QUANT_CPU_AVX512)
 // 16 floats rounded to the dtype and back: the same round-to-nearest-even as round_to (vcvtps2ph
 // for f16; the bf16 integer rule for bf16, a NaN kept quiet with its sign as bfloat16 does).
 inline __m512 round_vec(__m512 x, dtype c) {
@@ -179,7 +179,7 @@ inline void store_biased(float* dst, __m512 v, const float* bias, dtype c, __mma
 }
 #endif
 
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) && !(defined(__AVX512F__) && defined(__AVX512BW__))
+#if defined(QUANT_CPU_AVX2)
 // 8 floats rounded to the dtype and back, as round_to rounds them (see the AVX-512 round_vec)
 inline __m256 round_vec(__m256 x, dtype c) {
     if (c == dtype::f32) return x;
@@ -209,7 +209,7 @@ inline void store_biased(float* dst, __m256 v, const float* bias, dtype c, std::
 inline void round_in_place(float* v, std::size_t n, dtype c) {
     if (c == dtype::f32) return;
     std::size_t k = 0;
-#if defined(__AVX512F__) && defined(__AVX512BW__)
+#if defined(QUANT_CPU_AVX512)
     for (; k + 16 <= n; k += 16) _mm512_storeu_ps(v + k, round_vec(_mm512_loadu_ps(v + k), c));
 #endif
     for (; k < n; ++k) v[k] = round_to(c, v[k]);
@@ -266,18 +266,18 @@ inline void q8_values(const_matrix_view<float> x, float* xq, int threads) {
 // activation rows the GEMM path reads (whole micro-kernels where it is ours), and their stride in
 // floats for rows of ld
 inline std::size_t gemm_rows(std::size_t m) {
-#if defined(__AVX512F__) && defined(__AVX512BW__)
+#if defined(QUANT_CPU_AVX512)
     return avx512::gemm_rows(m);
-#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#elif defined(QUANT_CPU_AVX2)
     return avx2::gemm_rows(m);
 #else
     return m;
 #endif
 }
 inline std::size_t gemm_stride(std::size_t ld) {
-#if defined(__AVX512F__) && defined(__AVX512BW__)
+#if defined(QUANT_CPU_AVX512)
     return avx512::gemm_stride<float>(ld);
-#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#elif defined(QUANT_CPU_AVX2)
     return avx2::gemm_stride(ld);
 #else
     return ld;
@@ -293,12 +293,12 @@ inline std::size_t gemm_stride(std::size_t ld) {
 template <class Deq>
 void gemm_by_panels(std::size_t out, std::size_t ld, std::span<const float> xp, std::size_t m, matrix_view<float> y,
                     std::span<const float> bias, dtype c, int threads, const Deq& deq) {
-#if defined(__AVX512F__) && defined(__AVX512BW__)
+#if defined(QUANT_CPU_AVX512)
     const float* const b = bias.empty() ? nullptr : bias.data();
     avx512::gemm<avx512::op_f32>(out, ld, xp.data(), gemm_stride(ld), m, threads, deq, [&](std::size_t i, std::size_t o, __m512 v, __mmask16 mk) {
         store_biased(y.row(i) + o, v, b ? b + o : nullptr, c, mk);
     });
-#elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#elif defined(QUANT_CPU_AVX2)
     const float* const b = bias.empty() ? nullptr : bias.data();
     avx2::gemm(out, ld, xp.data(), gemm_stride(ld), m, threads, deq, [&](std::size_t i, std::size_t o, __m256 v, std::size_t n) {
         store_biased(y.row(i) + o, v, b ? b + o : nullptr, c, n);
@@ -355,7 +355,7 @@ void forward_weight_only(generic, const QuantizedTensor<S>& w, const prepared_we
     epilogue(y, bias, opt.compute, opt.threads);
 }
 
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) && !(defined(__AVX512F__) && defined(__AVX512BW__))
+#if defined(QUANT_CPU_AVX2)
 
 // AVX2: GEMV (m <= gemv_max_m) decoding in registers (cpu/decoders_avx2.hpp), one weight row
 // against tiles of up to 8 activation rows; the weight rows go in panels of 16 (their codes stay
@@ -472,7 +472,7 @@ void forward_q8(xsimd::fma3<xsimd::avx2>, const QuantizedTensor<S>& w, const pre
 
 #endif
 
-#if defined(__AVX512F__) && defined(__AVX512BW__)
+#if defined(QUANT_CPU_AVX512)
 
 // The decoder for a format, or void when this weight has no AVX-512 decoder.
 template <class Traits>
@@ -571,7 +571,7 @@ void gemv_decoded(const D& d, std::size_t out, std::size_t chunks, std::size_t l
     });
 }
 
-#if defined(__AVX512BF16__)
+#if defined(QUANT_CPU_BF16)
 // GEMV with bf16 compute: weights decoded to bf16 and activations rounded to bf16, vdpbf16ps.
 template <class D>
 void gemv_decoded_bf16(const D& d, std::size_t out, std::size_t chunks, std::size_t ld, const_matrix_view<float> x,
@@ -635,7 +635,7 @@ void forward_decoded(const D& d, std::size_t out, std::size_t in, std::span<cons
     }
 #endif
     if (m <= cpu_backend::gemv_max_m) {
-#if defined(__AVX512BF16__)
+#if defined(QUANT_CPU_BF16)
         if constexpr (D::has_bf16) {
             if (opt.compute == dtype::bf16) {
                 gemv_decoded_bf16(d, out, chunks, ld, x, m, y, opt.threads);
@@ -651,7 +651,7 @@ void forward_decoded(const D& d, std::size_t out, std::size_t in, std::span<cons
     }
     const std::size_t rows = gemm_rows(m), ldx = gemm_stride(ld);
     const auto xp = prepare_activations(x, ld, opt.compute, &D::prepare_x, opt.threads, rows, ldx);
-#if defined(__AVX512BF16__)
+#if defined(QUANT_CPU_BF16)
     if (opt.compute == dtype::bf16) {  // vdpbf16ps: weights and activations in bf16
         const std::size_t ldb = avx512::gemm_stride<std::uint16_t>(ld);
         const std::span<std::uint16_t> xb = scratch<std::uint16_t, 1>(rows * ldb);
@@ -720,7 +720,7 @@ void forward_q8(generic, const QuantizedTensor<S>& w, const prepared_weight<S>&,
     epilogue(y, bias, opt.compute, opt.threads);
 }
 
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#if defined(QUANT_CPU_VNNI)
 // The VNNI GEMV kernel (cpu/q8_gemv_avx512.hpp), below q8_gemm_min_m: activations quantized and
 // laid out once, then per thread panels of 32 weight rows, each met by every tile of up to 8
 // activation rows while it sits in L2 (at m <= 8: one pass over the weights).
@@ -912,7 +912,7 @@ inline void forward_int8_rowwise(generic, const QuantizedTensor<AbsmaxInt8>& w, 
     int8_epilogue(w, qa, sums, bias, x, y, opt);
 }
 
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__) && !(defined(__AVX512F__) && defined(__AVX512BW__))
+#if defined(QUANT_CPU_AVX2)
 // LLM.int8() on AVX2: the int32 sums by vpmaddwd on int16 (cpu/int8_avx2.hpp), 2 weight rows
 // against tiles of up to 4 activation rows (8 accumulators: 16 ymm registers); the weight rows in
 // panels of 32 (32 KB at 1024-long rows, in L1/L2 while every tile meets them); then the
@@ -979,7 +979,7 @@ inline void forward_int8_rowwise(xsimd::fma3<xsimd::avx2>, const QuantizedTensor
 }
 #endif
 
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#if defined(QUANT_CPU_VNNI)
 // The activation side of LLM.int8() (AbsmaxInt8::quantize_activations), written as the u8
 // operand of vpdpbusd (s8 + 128) directly: the same float16 rounding (vcvtps2ph, nearest even),
 // per-row absmax over the values below the threshold, scale (1/absmax)*127 and rounding

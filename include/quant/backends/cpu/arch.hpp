@@ -25,16 +25,34 @@ struct avx512_bf16 : avx512_vnni {  // + vdpbf16ps (bf16 x bf16 -> f32 dot produ
     static constexpr const char* name() noexcept { return "avx512_bf16"; }
 };
 
-// The one ordered list: the best set this translation unit is compiled for (-march decides;
-// header-only code must not pick at run time what the compiler was not allowed to emit).
-using best_arch =
-#if defined(__AVX512BF16__) && defined(__AVX512VNNI__) && defined(__AVX512BW__)
-    avx512_bf16;
-#elif defined(__AVX512VNNI__) && defined(__AVX512BW__)
-    avx512_vnni;
-#elif defined(__AVX512BW__)
-    xsimd::avx512bw;
+// The kernel families this translation unit is compiled for, named once (-march decides;
+// header-only code must not pick at run time what the compiler was not allowed to emit). Every
+// kernel header and dispatch branch tests these, not the compiler's macros:
+//   QUANT_CPU_AVX512  AVX-512 F and BW: the zmm kernels (cpu/*_avx512.hpp)
+//   QUANT_CPU_VNNI    + VNNI: vpdpbusd (int8 activations)
+//   QUANT_CPU_BF16    + BF16: vdpbf16ps (bf16 compute)
+//   QUANT_CPU_AVX2    AVX2, FMA and F16C without QUANT_CPU_AVX512: the ymm kernels (cpu/*_avx2.hpp)
+#if defined(__AVX512F__) && defined(__AVX512BW__)
+#define QUANT_CPU_AVX512 1
+#if defined(__AVX512VNNI__)
+#define QUANT_CPU_VNNI 1
+#endif
+#if defined(__AVX512BF16__)
+#define QUANT_CPU_BF16 1
+#endif
 #elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#define QUANT_CPU_AVX2 1
+#endif
+
+// The one ordered list: the best set this translation unit is compiled for.
+using best_arch =
+#if defined(QUANT_CPU_BF16) && defined(QUANT_CPU_VNNI)
+    avx512_bf16;
+#elif defined(QUANT_CPU_VNNI)
+    avx512_vnni;
+#elif defined(QUANT_CPU_AVX512)
+    xsimd::avx512bw;
+#elif defined(QUANT_CPU_AVX2)
     xsimd::fma3<xsimd::avx2>;
 #else
     generic;

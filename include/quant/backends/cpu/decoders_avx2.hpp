@@ -11,7 +11,9 @@
 // Only compiled where the build has AVX2, FMA and F16C (-march=haswell and later).
 #pragma once
 
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include "arch.hpp"  // QUANT_CPU_*
+
+#if defined(QUANT_CPU_AVX2)
 
 #include <immintrin.h>
 
@@ -25,7 +27,6 @@
 #include "../../numeric/half.hpp"
 #include "../../schemes/absmax_int8.hpp"
 #include "../../schemes/bnb4bit.hpp"
-#include "arch.hpp"
 #include "row_cursors.hpp"
 
 namespace quant::cpu::avx2 {

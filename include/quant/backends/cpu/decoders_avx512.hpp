@@ -28,7 +28,9 @@
 // Only compiled for AVX-512 builds (the generic path needs none of this).
 #pragma once
 
-#if defined(__AVX512F__) && defined(__AVX512BW__)
+#include "arch.hpp"  // QUANT_CPU_*
+
+#if defined(QUANT_CPU_AVX512)
 
 #include <immintrin.h>
 
@@ -44,7 +46,6 @@
 #include "../../schemes/blockwise_int4.hpp"
 #include "../../schemes/bnb4bit.hpp"
 #include "../../schemes/float16.hpp"
-#include "arch.hpp"
 #include "row_cursors.hpp"
 
 namespace quant::cpu::avx512 {
@@ -148,7 +149,7 @@ struct bnb4bit_decoder {
         f(3, _mm512_permutexvar_epi16(_mm512_srli_epi16(v, 12), table_bf16));
     }
 
-#if defined(__AVX512BF16__)
+#if defined(QUANT_CPU_BF16)
     // AMX: the codebook times the block's absmax, rounded to bf16 once per block (the bf16(code x
     // absmax) vpermw looks up); 32 code bytes widen to 32 words, whose low nibble is element
     // 2j + 1 of their 64 and high nibble element 2j
@@ -266,7 +267,7 @@ struct int4_decoder {
 
     cursor row(std::size_t r) const { return bytes + r * blocks_per_row * block_bytes; }
 
-#if defined(__AVX512BF16__)
+#if defined(QUANT_CPU_BF16)
     // AMX: as decode_bf16, with the codebook times the block's scale rounded to bf16 once a block
     static constexpr std::size_t amx_block() { return B; }
     static constexpr std::size_t amx_element(std::size_t t, std::size_t j) { return 32 * t + j; }
@@ -519,7 +520,7 @@ inline void dot_rows(const D& d, std::size_t r, const chunk_range& k, const floa
     finish_rows(d, k, p, acc, out);
 }
 
-#if defined(__AVX512BF16__)
+#if defined(QUANT_CPU_BF16)
 // dot_rows with bf16 weights and activations (vdpbf16ps: 32 products per instruction, half the
 // decoding work of float32): R weight rows from r against M activation rows in the
 // prepare_x_bf16 layout, converted to bf16.

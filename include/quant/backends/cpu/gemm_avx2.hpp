@@ -10,7 +10,9 @@
 // summed by one thread in k order, whatever the split between threads.
 #pragma once
 
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include "arch.hpp"  // QUANT_CPU_*
+
+#if defined(QUANT_CPU_AVX2)
 
 #include <immintrin.h>
 

@@ -16,7 +16,9 @@
 // is one 32-bit broadcast. Every output element is summed by one thread in k order, whatever the split.
 #pragma once
 
-#if defined(__AVX512F__) && defined(__AVX512BW__)
+#include "arch.hpp"  // QUANT_CPU_*
+
+#if defined(QUANT_CPU_AVX512)
 
 #include <immintrin.h>
 
@@ -29,7 +31,6 @@
 
 #include "../../numeric/half.hpp"
 #include "../../tensor/aligned.hpp"
-#include "arch.hpp"
 #include "gemm_amx.hpp"
 #include "threading.hpp"
 
@@ -66,7 +67,7 @@ struct op_f32 {
     static acc madd(acc c, __m512i x, __m512i w) { return _mm512_fmadd_ps(_mm512_castsi512_ps(x), _mm512_castsi512_ps(w), c); }
 };
 
-#if defined(__AVX512BF16__)
+#if defined(QUANT_CPU_BF16)
 struct op_bf16 {
     using elem = std::uint16_t;  // bf16 bits
     using acc = __m512;
@@ -76,7 +77,7 @@ struct op_bf16 {
 };
 #endif
 
-#if defined(__AVX512VNNI__)
+#if defined(QUANT_CPU_VNNI)
 struct op_s8 {
     using elem = std::int8_t;  // weights; activations are u8 (s8 + 128) in the same bytes
     using acc = __m512i;

@@ -5,7 +5,9 @@
 // most 32258, and the int32 lanes hold rows of up to 66000 pairs.
 #pragma once
 
-#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include "arch.hpp"  // QUANT_CPU_*
+
+#if defined(QUANT_CPU_AVX2)
 
 #include <immintrin.h>
 

@@ -19,7 +19,9 @@
 // scale 0 and so do the weight blocks.
 #pragma once
 
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#include "arch.hpp"  // QUANT_CPU_*
+
+#if defined(QUANT_CPU_VNNI)
 
 #include <immintrin.h>
 

@@ -20,7 +20,9 @@
 //                  per-lane weight block scales
 #pragma once
 
-#if defined(__AVX512VNNI__) && defined(__AVX512BW__)
+#include "arch.hpp"  // QUANT_CPU_*
+
+#if defined(QUANT_CPU_VNNI)
 
 #include <immintrin.h>
 
