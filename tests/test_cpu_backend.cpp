@@ -110,8 +110,8 @@ TEST_CASE("cpu backend equals the reference: int4, every block size, tails", "[c
 }
 
 TEST_CASE("cpu backend equals the reference: long rows, every GEMV tile height", "[cpu]") {
-    // activation tiles whose floats outgrow L1 take the kernels that decode 2 or 4 weight rows in
-    // step (m = 4 .. 8 and the tiles of 12 = 8 + 4, 13 = 8 + 5); in not a multiple of the block
+    // the kernels that decode 2 or 4 weight rows in step (m = 4 .. 8 and the tiles of 12 = 8 + 4,
+    // 13 = 8 + 5), with activation tiles that outgrow L1; in not a multiple of the block
     const auto f32 = dtype::f32;
     const auto none = activation_quant::none;
     for (std::size_t block : {32, 64, 128}) {

@@ -521,18 +521,6 @@ template <int R, int M, class Dot>
     }
 }
 
-// Whether the float GEMV decodes weight rows in step (sharing activation loads) also when m >= 4
-// activation rows fit L1 (short rows). On AMD Zen 4 one row at a time measured faster (768 x 3072
-// at m = 8: -15% with two rows); on an Intel Xeon (Sapphire Rapids class, AMX) two rows in step,
-// m = 8, 3 interleaved rounds, medians, us: NF4 768 x 768 52.1 -> 44.0, 768 x 3072 179.6 -> 154.9,
-// int8 768 x 3072 186.9 -> 146.7, int4 768 x 2304 137.0 -> 109.1. GCC 12 tunes for Zen (Zen 4
-// included, which it does not know) as znver1-3.
-#if defined(__znver1__) || defined(__znver2__) || defined(__znver3__) || defined(__znver4__) || defined(__znver5__)
-inline constexpr bool rows_in_step = false;
-#else
-inline constexpr bool rows_in_step = true;
-#endif
-
 // GEMV (m <= gemv_max_m): decode in registers, R weight rows at a time against up to 8
 // activation rows (dot_rows); y = acc, then the epilogue.
 template <class D>
@@ -550,22 +538,27 @@ void gemv_decoded(const D& d, std::size_t out, std::size_t chunks, std::size_t l
             const auto rows = [&]<int R, int M, bool P, int A = 1>() {
                 row_tiles<R, M>(y, i0, r0, r1, k_blocking{chunks}, [&]<int Q>(std::size_t r, const avx512::chunk_range& k, float* res) { avx512::dot_rows<Q, M, P, A>(d, r, k, xs, res); });
             };
-            // From 4 activation rows whose floats outgrow L1 (long rows), R = 2 or 4 weight rows
-            // decoded in step share each activation load (prescaled weights free the registers
-            // for that): 3072 x 768 at m = 8 +35% against one row; in step rather than row after
+            // From 4 activation rows, R = 2 or 4 weight rows decoded in step share each activation
+            // load (prescaled weights free the registers for that). With long rows (activations
+            // beyond L1): 3072 x 768 at m = 8 +35% against one row; in step rather than row after
             // row, NF4 at m = 8 346 -> 281 us (3072 x 768), 2695 -> 1891 (4096 x 4096), 7724 ->
-            // 6958 (4096 x 11008), int4 within the noise. With short rows: see rows_in_step. At
-            // m <= 3 R rows (or partial sums) keep the FMA chains apart.
-            const bool in_step = rows_in_step || mt * ld * sizeof(float) > (32u << 10);
+            // 6958 (4096 x 11008), int4 within the noise. With short rows, two rows in step against
+            // one, m = 8, medians, us: on an Intel Xeon (Sapphire Rapids class, 3 rounds) NF4
+            // 768 x 768 52.1 -> 44.0, 768 x 3072 179.6 -> 154.9, int8 768 x 3072 186.9 -> 146.7,
+            // int4 768 x 2304 137.0 -> 109.1; on AMD Zen 4 (9 rounds; one row at a time had once
+            // measured faster there) NF4 768 x 768 85.0 -> 68.3, 768 x 2304 209.9 -> 197.7, 768 x
+            // 3072 282.9 -> 267.3, int4 83.7 -> 65.7, 206.0 -> 203.8, 279.7 -> 244.9, int8 72.4 ->
+            // 64.3, 219.5 -> 200.5, 287.9 -> 246.0 (Eigen and OpenBLAS in the same rounds moved
+            // 0.95-1.16x). At m <= 3 R rows (or partial sums) keep the FMA chains apart.
             switch (mt) {
                 case 1: rows.template operator()<D::m1_rows, 1, false, 4 / D::m1_rows>(); break;
                 case 2: rows.template operator()<4, 2, false>(); break;
                 case 3: rows.template operator()<2, 3, false>(); break;
-                case 4: in_step ? rows.template operator()<4, 4, true>() : rows.template operator()<2, 4, false>(); break;
-                case 5: in_step ? rows.template operator()<2, 5, true>() : rows.template operator()<1, 5, false>(); break;
-                case 6: in_step ? rows.template operator()<2, 6, true>() : rows.template operator()<1, 6, false>(); break;
-                case 7: in_step ? rows.template operator()<2, 7, true>() : rows.template operator()<1, 7, false>(); break;
-                default: in_step ? rows.template operator()<2, 8, true>() : rows.template operator()<1, 8, false>(); break;
+                case 4: rows.template operator()<4, 4, true>(); break;
+                case 5: rows.template operator()<2, 5, true>(); break;
+                case 6: rows.template operator()<2, 6, true>(); break;
+                case 7: rows.template operator()<2, 7, true>(); break;
+                default: rows.template operator()<2, 8, true>(); break;
             }
         }
     });
