@@ -55,7 +55,7 @@ void compare_backends(const typename S::params& p, std::initializer_list<std::si
                     const double tol = t == dtype::f32 ? 2e-5 : (t == dtype::bf16 ? 2e-2 : 3e-3);
                     CHECK(worst(got, want) < tol);
                     if (exact) CHECK((got.array() == want.array()).all());
-#if defined(QUANT_HAVE_AMX)
+#if defined(QUANT_CPU_AMX)
                     if (amx_equal > 0 && cpu::avx512::amx_ready())
                         CHECK((got.array() == want.array()).cast<double>().mean() >= amx_equal);
 #endif
@@ -404,7 +404,7 @@ TEST_CASE("cpu backend: vectorised rounding to f16/bf16 equals round_to, bit for
     }
 }
 
-#if defined(QUANT_HAVE_AMX)
+#if defined(QUANT_CPU_AMX)
 TEST_CASE("cpu backend: the AMX tile GEMM gives the AVX-512 micro-kernel's sums (int8 exactly)", "[cpu][amx]") {
     // multiply_panels_amx against the register-blocked micro_kernel on the same packed panels and
     // activations: 1 to 3 micro-panels (the last partly past out), activation blocks in pairs and

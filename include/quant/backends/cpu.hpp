@@ -614,7 +614,7 @@ template <class D>
 void forward_decoded(const D& d, std::size_t out, std::size_t in, std::span<const float> bias, const_matrix_view<float> x,
                      matrix_view<float> y, const forward_options& opt) {
     const std::size_t m = x.rows, chunks = (in + D::chunk - 1) / D::chunk, ld = chunks * D::chunk;
-#if defined(QUANT_HAVE_AMX)
+#if defined(QUANT_CPU_AMX)
     if constexpr (requires { D::amx_element(0, 0); }) {
         if (opt.compute == dtype::bf16 && m >= avx512::amx::gemv_min_m && m <= avx512::amx::gemv_max_m && d.amx_block() &&
             avx512::amx_ready()) {

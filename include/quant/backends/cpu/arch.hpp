@@ -31,6 +31,8 @@ struct avx512_bf16 : avx512_vnni {  // + vdpbf16ps (bf16 x bf16 -> f32 dot produ
 //   QUANT_CPU_AVX512  AVX-512 F and BW: the zmm kernels (cpu/*_avx512.hpp)
 //   QUANT_CPU_VNNI    + VNNI: vpdpbusd (int8 activations)
 //   QUANT_CPU_BF16    + BF16: vdpbf16ps (bf16 compute)
+//   QUANT_CPU_AMX     + AMX tiles (INT8, BF16; Linux: the tile state is granted per process):
+//                     cpu/gemm_amx.hpp, cpu/gemv_amx.hpp
 //   QUANT_CPU_AVX2    AVX2, FMA and F16C without QUANT_CPU_AVX512: the ymm kernels (cpu/*_avx2.hpp)
 #if defined(__AVX512F__) && defined(__AVX512BW__)
 #define QUANT_CPU_AVX512 1
@@ -39,6 +41,9 @@ struct avx512_bf16 : avx512_vnni {  // + vdpbf16ps (bf16 x bf16 -> f32 dot produ
 #endif
 #if defined(__AVX512BF16__)
 #define QUANT_CPU_BF16 1
+#endif
+#if defined(QUANT_CPU_BF16) && defined(__AMX_TILE__) && defined(__AMX_INT8__) && defined(__AMX_BF16__) && defined(__linux__)
+#define QUANT_CPU_AMX 1
 #endif
 #elif defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #define QUANT_CPU_AVX2 1

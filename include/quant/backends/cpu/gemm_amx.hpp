@@ -15,8 +15,9 @@
 // or QUANT_AMX=0 in the environment, the AVX-512 micro-kernel runs.
 #pragma once
 
-#if defined(__AMX_TILE__) && defined(__AMX_INT8__) && defined(__AMX_BF16__) && defined(__AVX512BF16__) && defined(__linux__)
-#define QUANT_HAVE_AMX 1
+#include "arch.hpp"  // QUANT_CPU_*
+
+#if defined(QUANT_CPU_AMX)
 
 #include <immintrin.h>
 #include <sys/syscall.h>

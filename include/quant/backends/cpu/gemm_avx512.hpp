@@ -171,7 +171,7 @@ void for_micro_panels(std::size_t o0, std::size_t n, std::size_t out, std::size_
     }
 }
 
-#if defined(QUANT_HAVE_AMX)
+#if defined(QUANT_CPU_AMX)
 // multiply_panels on AMX tiles (gemm_amx.hpp; s8 and bf16): activation blocks two at a time, an
 // odd last one with 8-row A and C tiles; the same store calls.
 template <class Op, class Store>
@@ -226,7 +226,7 @@ void multiply_panels(const std::uint32_t* pk, std::size_t o0, std::size_t n, std
                      const typename Op::elem* x, std::size_t ldx, std::size_t m, std::size_t b0, std::size_t b1,
                      const Store& store) {
     using Acc = typename Op::acc;
-#if defined(QUANT_HAVE_AMX)
+#if defined(QUANT_CPU_AMX)
     if constexpr (!std::is_same_v<Op, op_f32>)
         if (amx_ready()) return multiply_panels_amx<Op>(pk, o0, n, out, groups, x, ldx, m, b0, b1, store);
 #endif

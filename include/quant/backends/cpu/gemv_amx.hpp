@@ -17,7 +17,7 @@
 
 #include "gemm_amx.hpp"
 
-#if defined(QUANT_HAVE_AMX)
+#if defined(QUANT_CPU_AMX)
 
 #include <algorithm>
 #include <cstddef>
