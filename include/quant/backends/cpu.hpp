@@ -35,8 +35,10 @@
 //   AVX2 builds       (AVX2 + FMA + F16C, no AVX-512) the same shapes with 8-float vectors:
 //                     decode-in-register GEMV up to 16 rows (cpu/decoders_avx2.hpp), a 6 x 16
 //                     float32 micro-kernel GEMM beyond (cpu/gemm_avx2.hpp), LLM.int8() by
-//                     vpmaddwd on int16 (cpu/int8_avx2.hpp), 4-bit x int8 activations as the
-//                     float32 values of both sides through the same decoders.
+//                     vpmaddwd on int16 (cpu/int8_avx2.hpp), 4-bit x int8 activations up to
+//                     gemv_max_m the codes to int8 in registers and vpmaddubsw
+//                     (cpu/q8_gemv_avx2.hpp), beyond as the float32 values of both sides through
+//                     the float32 decoders and GEMM.
 #pragma once
 
 #include <algorithm>
@@ -62,6 +64,7 @@
 #include "cpu/gemm_avx512.hpp"
 #include "cpu/gemv_amx.hpp"
 #include "cpu/int8_avx2.hpp"
+#include "cpu/q8_gemv_avx2.hpp"
 #include "cpu/q8_gemm_avx512.hpp"
 #include "cpu/q8_gemv_avx512.hpp"
 #include "cpu/q8_tiles.hpp"
@@ -357,13 +360,12 @@ void forward_weight_only(generic, const QuantizedTensor<S>& w, const prepared_we
 
 #if defined(QUANT_CPU_AVX2)
 
-// AVX2: GEMV (m <= gemv_max_m) decoding in registers (cpu/decoders_avx2.hpp), one weight row
-// against tiles of up to 8 activation rows; the weight rows go in panels of 16 (their codes stay
-// in L1 while every tile of a larger m meets them). Beyond, the GEMM path on rows dequantized by
-// the same decoders.
-template <class D>
-void gemv_avx2(const D& d, std::size_t out, std::size_t chunks, const float* xp, std::size_t ld, std::size_t m,
-               matrix_view<float> y, int threads) {
+// The AVX2 GEMVs' tiling (m <= gemv_max_m): the weight rows in panels of 16 (their codes stay
+// in L1 while every tile of a larger m meets them), each against tiles of up to 8 activation rows;
+// dot.template operator()<M, A, P>(r, i0, res) writes res[i] = w_r . x_{i0 + i}, i < M, with M
+// rows times A partial sums as independent chains, P: scale each decoded vector first.
+template <class Dot>
+void gemv_tiles_avx2(std::size_t out, std::size_t m, matrix_view<float> y, int threads, const Dot& dot) {
     parallel_ranges(out, 16, threads, [&](std::size_t r0, std::size_t r1) {
         constexpr std::size_t panel = 16;
         float res[8];
@@ -371,15 +373,13 @@ void gemv_avx2(const D& d, std::size_t out, std::size_t chunks, const float* xp,
             const std::size_t p1 = m <= 8 ? r1 : std::min(r1, p0 + panel);
             for (std::size_t i0 = 0; i0 < m; i0 += 8) {
                 const std::size_t mt = std::min<std::size_t>(8, m - i0);
-                const float* xs[8];
-                for (std::size_t i = 0; i < mt; ++i) xs[i] = xp + (i0 + i) * ld;
                 const auto rows = [&]<int M, int A, bool P>() {
                     for (std::size_t r = p0; r < p1; ++r) {
-                        avx2::dot_row<M, A, P>(d, r, chunks, xs, res);
+                        dot.template operator()<M, A, P>(r, i0, res);
                         for (int i = 0; i < M; ++i) y(i0 + std::size_t(i), r) = res[i];
                     }
                 };
-                switch (mt) {  // independent chains: M rows times A partial sums
+                switch (mt) {
                     case 1: rows.template operator()<1, 4, false>(); break;
                     case 2: rows.template operator()<2, 2, false>(); break;
                     case 3: rows.template operator()<3, 1, false>(); break;
@@ -392,6 +392,19 @@ void gemv_avx2(const D& d, std::size_t out, std::size_t chunks, const float* xp,
             }
             if (m <= 8) break;
         }
+    });
+}
+
+// AVX2: GEMV (m <= gemv_max_m) decoding in registers (cpu/decoders_avx2.hpp), one weight row
+// against a tile of activation rows. Beyond, the GEMM path on rows dequantized by the same
+// decoders.
+template <class D>
+void gemv_avx2(const D& d, std::size_t out, std::size_t chunks, const float* xp, std::size_t ld, std::size_t m,
+               matrix_view<float> y, int threads) {
+    gemv_tiles_avx2(out, m, y, threads, [&]<int M, int A, bool P>(std::size_t r, std::size_t i0, float* res) {
+        const float* xs[M];
+        for (int i = 0; i < M; ++i) xs[i] = xp + (i0 + std::size_t(i)) * ld;
+        avx2::dot_row<M, A, P>(d, r, chunks, xs, res);
     });
 }
 
@@ -441,10 +454,34 @@ void forward_weight_only(xsimd::fma3<xsimd::avx2>, const QuantizedTensor<S>& w, 
     }
 }
 
-// 4-bit weights with int8 activations on AVX2: the activations quantized (Q8Activations) and
-// turned back into the float32 values they stand for (q * d, exact), the weights decoded with
-// their int8 codebook (int4: the codes -8 .. 7 themselves; NF4/FP4: round(127 v) in units of
-// absmax / 127) by the float32 decoders: the definition's products, in float32 sums.
+// 4-bit weights with int8 activations on AVX2, m <= gemv_max_m: the int8 GEMV
+// (cpu/q8_gemv_avx2.hpp), activations quantized and laid out once, tiled as gemv_avx2.
+template <class D>
+void forward_q8_gemv_avx2(const D& d, std::size_t out, std::size_t in, std::span<const float> bias, const_matrix_view<float> x,
+                          matrix_view<float> y, const forward_options& opt) {
+    const std::size_t m = x.rows, chunks = (in + D::chunk - 1) / D::chunk, units = chunks * D::units;
+    // rows one cache line longer than their data (rows 4 KB apart would share L1 sets)
+    const std::size_t ldq = units * 128 + 64, ldd = units * 8 + 16;
+    std::int8_t* const q = scratch<std::int8_t, 27>(m * ldq).data();
+    float* const dl = scratch<float, 28>(m * ldd).data();
+    parallel_ranges(m, 4, opt.threads, [&](std::size_t i0, std::size_t i1) {
+        std::int8_t* const tq = scratch<std::int8_t, 29>(units * 64).data();
+        float* const td = scratch<float, 30>(units * 2).data();
+        for (std::size_t i = i0; i < i1; ++i) avx2::prepare_q8_row<D>(x.row(i), in, units, q + i * ldq, dl + i * ldd, tq, td);
+    });
+    std::vector<avx2::q8_row_avx2> xr(m);
+    for (std::size_t i = 0; i < m; ++i) xr[i] = {q + i * ldq, dl + i * ldd};
+    gemv_tiles_avx2(out, m, y, opt.threads, [&]<int M, int A, bool>(std::size_t r, std::size_t i0, float* res) {
+        avx2::dot_row_q8<M, A>(d, r, chunks, xr.data() + i0, res);
+    });
+    epilogue(y, bias, opt.compute, opt.threads);
+}
+
+// 4-bit weights with int8 activations on AVX2: up to gemv_max_m the int8 GEMV above; beyond, the
+// activations quantized (Q8Activations) and turned back into the float32 values they stand for
+// (q * d, exact), the weights decoded with their int8 codebook (int4: the codes -8 .. 7
+// themselves; NF4/FP4: round(127 v) in units of absmax / 127) by the float32 decoders and the
+// float32 GEMM: the definition's products, in float32 sums.
 template <Scheme S>
 void forward_q8(xsimd::fma3<xsimd::avx2>, const QuantizedTensor<S>& w, const prepared_weight<S>& p, std::span<const float> bias,
                 const_matrix_view<float> x, matrix_view<float> y, const forward_options& opt) {
@@ -452,6 +489,19 @@ void forward_q8(xsimd::fma3<xsimd::avx2>, const QuantizedTensor<S>& w, const pre
         if (!p.rows_hold_whole_blocks) return forward_q8(generic{}, w, p, bias, x, y, opt);
     }
     const std::size_t m = x.rows, in = w.cols();
+    if (m <= cpu_backend::gemv_max_m) {
+        const auto& st = w.data();
+        const auto gemv = [&](const auto& d) { forward_q8_gemv_avx2(d, w.rows(), in, bias, x, y, opt); };
+        if constexpr (std::is_same_v<S, BlockwiseInt4>) {
+            switch (st.params.block) {
+                case 32: return gemv(avx2::int4_q8_decoder<32>{st.bytes.data(), st.blocks_per_row()});
+                case 64: return gemv(avx2::int4_q8_decoder<64>{st.bytes.data(), st.blocks_per_row()});
+                default: return gemv(avx2::int4_q8_decoder<128>{st.bytes.data(), st.blocks_per_row()});
+            }
+        } else {
+            return gemv(avx2::bnb4bit_q8_decoder<typename S::traits>(st.packed.data(), p.absmax.data(), in, w.parameters().block));
+        }
+    }
     float* const xq = scratch<float, 22>(m * in).data();
     q8_values(x, xq, opt.threads);
     const const_matrix_view<float> xv{xq, m, in, in};

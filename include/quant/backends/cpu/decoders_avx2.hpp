@@ -56,6 +56,15 @@ inline float hsum(__m256 v) {
     return _mm_cvtss_f32(_mm_add_ss(h, _mm_movehdup_ps(h)));
 }
 
+// A x M accumulators (partial sums x activation rows) set to zero
+template <int A, int M>
+[[gnu::always_inline]] inline void set_zero(__m256 (&acc)[A][M]) {
+#pragma GCC unroll 8
+    for (int a = 0; a < A; ++a)
+#pragma GCC unroll 8
+        for (int i = 0; i < M; ++i) acc[a][i] = _mm256_setzero_ps();
+}
+
 // bnb 4-bit (NF4, FP4), rows that hold whole blocks (blocks of 32 .. 4096, so rows are whole
 // multiples of 32 weights). A 32-byte load holds a chunk of 64 codes, byte b the codes of
 // elements 2b (high nibble: bitsandbytes puts the even element there) and 2b + 1 (low). The
@@ -134,12 +143,17 @@ struct bnb4bit_decoder {
         f(j0 + 3, _mm256_castsi256_ps(_mm256_unpackhi_epi16(h01, h23)));
     }
 
-    template <class F>
-    [[gnu::always_inline]] void decode(const cursor& p, std::size_t c, F&& f) const {
+    // the 32 code bytes of chunk c (the row's last, partial chunk: zeros past the row)
+    [[gnu::always_inline]] static __m256i load(const cursor& p, std::size_t c) {
         const std::uint8_t* q = p.codes + c * chunk / 2;
         prefetch(q);
         const std::size_t left = p.left - c * chunk;  // a multiple of 32
-        const __m256i v = left >= chunk ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)) : load_tail(q, left / 2);
+        return left >= chunk ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q)) : load_tail(q, left / 2);
+    }
+
+    template <class F>
+    [[gnu::always_inline]] void decode(const cursor& p, std::size_t c, F&& f) const {
+        const __m256i v = load(p, c);
         const __m256i m15 = _mm256_set1_epi8(15);
         lookup(_mm256_and_si256(_mm256_srli_epi16(v, 4), m15), 0, f);
         lookup(_mm256_and_si256(v, m15), 4, f);
@@ -250,10 +264,7 @@ template <int M, int A, bool Prescale, class D>
 [[gnu::always_inline]] inline void dot_row(const D& d, std::size_t r, std::size_t chunks, const float* const* xs, float* out) {
     const auto p = d.row(r);
     __m256 acc[A][M];
-#pragma GCC unroll 8
-    for (int a = 0; a < A; ++a)
-#pragma GCC unroll 8
-        for (int i = 0; i < M; ++i) acc[a][i] = _mm256_setzero_ps();
+    set_zero(acc);
     for (std::size_t c = 0; c < chunks; ++c) {
         const std::size_t base = c * D::chunk;
         if constexpr (D::chunk_scaled && Prescale) {
@@ -265,10 +276,7 @@ template <int M, int A, bool Prescale, class D>
             });
         } else if constexpr (D::chunk_scaled) {
             __m256 t[A][M];
-#pragma GCC unroll 8
-            for (int a = 0; a < A; ++a)
-#pragma GCC unroll 8
-                for (int i = 0; i < M; ++i) t[a][i] = _mm256_setzero_ps();
+            set_zero(t);
             d.decode(p, c, [&](std::size_t j, __m256 w) {
 #pragma GCC unroll 8
                 for (int i = 0; i < M; ++i) t[j % A][i] = _mm256_fmadd_ps(w, _mm256_loadu_ps(xs[i] + base + 8 * j), t[j % A][i]);
