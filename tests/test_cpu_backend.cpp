@@ -179,7 +179,8 @@ TEST_CASE("cpu backend equals the reference: 4-bit weights with int8 activations
     // VNNI kernels (whole blocks per row): every decoder and block size, rows of one group, of a
     // partial group, of many; m <= 17 the GEMV (tiles of 8 activation rows over panels of weight
     // rows), m = 33 and 128 the block-scaled GEMM (rows not a multiple of 64 bytes, blocks past
-    // the row, 8-row blocks partly zero)
+    // the row, 8-row blocks partly zero). AVX2: m <= 16 the int8 GEMV (int4 blocks of 32: rows of
+    // an odd number of blocks end in half a unit), beyond the float32 GEMM on the int8 values
     constexpr auto a8 = activation_quant::int8;
     compare_backends<NF4>({.block = 64}, {64, 100, 192, 320}, dtype::f32, a8);  // 100: the generic path
     compare_backends<NF4>({.block = 32, .double_quant = true}, {32, 96, 160}, dtype::f32, a8);
