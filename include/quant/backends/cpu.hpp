@@ -425,13 +425,14 @@ void forward_avx2(const D& d, std::size_t out, std::size_t in, std::span<const f
                    [&](std::size_t r, float* dst) { avx2::dequantize_prepared(d, r, chunks, dst); });
 }
 
-// run(the AVX2 decoder of an int4 weight's block size)
-template <class F>
+// run(the AVX2 decoder Decoder<B> of an int4 weight's block size B: avx2::int4_decoder for
+// float32, avx2::int4_q8_decoder for int8 activations)
+template <template <std::size_t> class Decoder = avx2::int4_decoder, class F>
 void with_int4_decoder(const BlockwiseInt4::storage& st, const F& run) {
     switch (st.params.block) {
-        case 32: return run(avx2::int4_decoder<32>{st.bytes.data(), st.blocks_per_row()});
-        case 64: return run(avx2::int4_decoder<64>{st.bytes.data(), st.blocks_per_row()});
-        default: return run(avx2::int4_decoder<128>{st.bytes.data(), st.blocks_per_row()});
+        case 32: return run(Decoder<32>{st.bytes.data(), st.blocks_per_row()});
+        case 64: return run(Decoder<64>{st.bytes.data(), st.blocks_per_row()});
+        default: return run(Decoder<128>{st.bytes.data(), st.blocks_per_row()});
     }
 }
 
@@ -493,11 +494,7 @@ void forward_q8(xsimd::fma3<xsimd::avx2>, const QuantizedTensor<S>& w, const pre
         const auto& st = w.data();
         const auto gemv = [&](const auto& d) { forward_q8_gemv_avx2(d, w.rows(), in, bias, x, y, opt); };
         if constexpr (std::is_same_v<S, BlockwiseInt4>) {
-            switch (st.params.block) {
-                case 32: return gemv(avx2::int4_q8_decoder<32>{st.bytes.data(), st.blocks_per_row()});
-                case 64: return gemv(avx2::int4_q8_decoder<64>{st.bytes.data(), st.blocks_per_row()});
-                default: return gemv(avx2::int4_q8_decoder<128>{st.bytes.data(), st.blocks_per_row()});
-            }
+            return with_int4_decoder<avx2::int4_q8_decoder>(st, gemv);
         } else {
             return gemv(avx2::bnb4bit_q8_decoder<typename S::traits>(st.packed.data(), p.absmax.data(), in, w.parameters().block));
         }

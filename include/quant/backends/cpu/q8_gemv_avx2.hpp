@@ -28,10 +28,10 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
-#include <cstring>
 
 #include "../../schemes/blockwise_int4.hpp"
 #include "../../schemes/bnb4bit.hpp"
@@ -87,26 +87,18 @@ struct bnb4bit_q8_decoder {
 template <std::size_t B>
 struct int4_q8_decoder {
     static constexpr std::size_t chunk = B < 64 ? 64 : B, units = chunk / 64;
-    static constexpr std::size_t block_bytes = sizeof(float) + B / 2;
+    static constexpr std::size_t block_bytes = int4_decoder<B>::block_bytes;
 
-    const std::uint8_t* bytes;  // rows * blocks_per_row blocks of 4 + B/2 bytes
-    std::size_t blocks_per_row;
-    __m256i table;  // c - 8
+    int4_decoder<B> f;  // row cursors and block scales as in float32 (its chunk: one block)
+    __m256i table;      // c - 8
 
-    using cursor = const std::uint8_t*;  // the row's first block
+    using cursor = typename int4_decoder<B>::cursor;
 
-    int4_q8_decoder(const std::uint8_t* b, std::size_t bpr)
-        : bytes(b), blocks_per_row(bpr), table(int8_table(BlockwiseInt4::int8_codebook)) {}
+    int4_q8_decoder(const std::uint8_t* b, std::size_t bpr) : f{b, bpr}, table(int8_table(BlockwiseInt4::int8_codebook)) {}
 
     static constexpr std::size_t position(std::size_t e) { return (e / 16 % 2 ? 32 : 0) + (e / 32) * 16 + e % 16; }
 
-    cursor row(std::size_t r) const { return bytes + r * blocks_per_row * block_bytes; }
-
-    static float scale_of(const std::uint8_t* block) {
-        float d;
-        std::memcpy(&d, block, sizeof d);
-        return d;
-    }
+    cursor row(std::size_t r) const { return f.row(r); }
 
     template <class F>
     [[gnu::always_inline]] void decode(cursor p, std::size_t c, F&& fn) const {
@@ -115,31 +107,31 @@ struct int4_q8_decoder {
             // blocks 2c and 2c + 1; a row of an odd number of blocks ends in half a unit (zeros,
             // scale 0: the activations there are zero too)
             const std::uint8_t* b0 = p + 2 * c * block_bytes;
-            const bool two = 2 * c + 1 < blocks_per_row;
-            const std::uint8_t* b1 = b0 + block_bytes;
+            const bool two = 2 * c + 1 < f.blocks_per_row;
             prefetch(b0);
             const __m128i lo = _mm_loadu_si128(reinterpret_cast<const __m128i*>(b0 + sizeof(float)));
-            const __m128i hi = two ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(b1 + sizeof(float))) : _mm_setzero_si128();
+            const __m128i hi =
+                two ? _mm_loadu_si128(reinterpret_cast<const __m128i*>(b0 + block_bytes + sizeof(float))) : _mm_setzero_si128();
             const __m256i v = _mm256_set_m128i(hi, lo);
-            const __m256 s = _mm256_set_m128(_mm_set1_ps(two ? scale_of(b1) : 0.0f), _mm_set1_ps(scale_of(b0)));
+            const __m256 s = _mm256_insertf128_ps(f.scale(p, 2 * c),
+                                                  two ? _mm256_castps256_ps128(f.scale(p, 2 * c + 1)) : _mm_setzero_ps(), 1);
             fn(std::size_t{0}, _mm256_shuffle_epi8(table, _mm256_and_si256(v, m15)),
                _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(v, 4), m15)), s);
         } else {
-            const std::uint8_t* b = p + c * block_bytes;
-            const std::uint8_t* q = b + sizeof(float);
+            const std::uint8_t* q = p + c * block_bytes + sizeof(float);
             prefetch(q);
-            const __m256 s = _mm256_set1_ps(scale_of(b));
+            const __m256 s = f.scale(p, c);
+            // B = 64: the 32 bytes; B = 128: bytes 0-31 and 32-63, whose low nibbles are elements
+            // 0-63 (unit 0) and high nibbles 64-127 (unit 1)
+            const __m256i va = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
+            const __m256i vb = B == 128 ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32)) : va;
 #pragma GCC unroll 2
             for (std::size_t u = 0; u < units; ++u) {
-                // B = 64: the 32 bytes; B = 128: bytes 0-31 and 32-63, whose low nibbles are
-                // elements 0-63 (unit 0) and high nibbles 64-127 (unit 1)
-                const __m256i va = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q));
                 __m256i lo, hi;  // 32 consecutive elements each: the unit's first and second 32
                 if constexpr (B == 64) {
                     lo = _mm256_and_si256(va, m15);
                     hi = _mm256_and_si256(_mm256_srli_epi16(va, 4), m15);
                 } else {
-                    const __m256i vb = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q + 32));
                     const int sh = u ? 4 : 0;
                     lo = _mm256_and_si256(_mm256_srli_epi16(va, sh), m15);
                     hi = _mm256_and_si256(_mm256_srli_epi16(vb, sh), m15);
