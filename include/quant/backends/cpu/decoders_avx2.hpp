@@ -65,6 +65,18 @@ template <int A, int M>
         for (int i = 0; i < M; ++i) acc[a][i] = _mm256_setzero_ps();
 }
 
+// out[i] = the lanes' sum of row i's A partial sums (acc[0][i] + ... + acc[A-1][i])
+template <int A, int M>
+[[gnu::always_inline]] inline void hsum_rows(const __m256 (&acc)[A][M], float* out) {
+#pragma GCC unroll 8
+    for (int i = 0; i < M; ++i) {
+        __m256 t = acc[0][i];
+#pragma GCC unroll 8
+        for (int a = 1; a < A; ++a) t = _mm256_add_ps(t, acc[a][i]);
+        out[i] = hsum(t);
+    }
+}
+
 // bnb 4-bit (NF4, FP4), rows that hold whole blocks (blocks of 32 .. 4096, so rows are whole
 // multiples of 32 weights). A 32-byte load holds a chunk of 64 codes, byte b the codes of
 // elements 2b (high nibble: bitsandbytes puts the even element there) and 2b + 1 (low). The
@@ -263,7 +275,8 @@ struct f16_decoder : f16_rows {
 template <int M, int A, bool Prescale, class D>
 [[gnu::always_inline]] inline void dot_row(const D& d, std::size_t r, std::size_t chunks, const float* const* xs, float* out) {
     const auto p = d.row(r);
-    __m256 acc[A][M];
+    constexpr int S = D::chunk_scaled && !Prescale ? 1 : A;  // there the A sums fold per chunk into one
+    __m256 acc[S][M];
     set_zero(acc);
     for (std::size_t c = 0; c < chunks; ++c) {
         const std::size_t base = c * D::chunk;
@@ -295,15 +308,10 @@ template <int M, int A, bool Prescale, class D>
             });
         }
     }
+    hsum_rows(acc, out);
+    if constexpr (requires { D::row_scale(p); })
 #pragma GCC unroll 8
-    for (int i = 0; i < M; ++i) {
-        __m256 s = acc[0][i];
-        if constexpr (!D::chunk_scaled || Prescale)
-#pragma GCC unroll 8
-            for (int a = 1; a < A; ++a) s = _mm256_add_ps(s, acc[a][i]);
-        out[i] = hsum(s);
-        if constexpr (requires { D::row_scale(p); }) out[i] *= D::row_scale(p);
-    }
+        for (int i = 0; i < M; ++i) out[i] *= D::row_scale(p);
 }
 
 // Row r dequantized into the prepared (possibly permuted) layout: what the GEMM path multiplies.

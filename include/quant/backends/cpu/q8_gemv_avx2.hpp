@@ -196,13 +196,7 @@ template <int M, int A, class D>
             }
         });
     }
-#pragma GCC unroll 8
-    for (int i = 0; i < M; ++i) {
-        __m256 t = acc[0][i];
-#pragma GCC unroll 8
-        for (int a = 1; a < A; ++a) t = _mm256_add_ps(t, acc[a][i]);
-        out[i] = hsum(t);
-    }
+    hsum_rows(acc, out);
 }
 
 }  // namespace quant::cpu::avx2
